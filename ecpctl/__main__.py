@@ -1,0 +1,3 @@
+from ecpctl.cli.main import main
+
+main()

@@ -1,0 +1,7 @@
+"""Commands: filled in by their owner."""
+
+import click
+
+
+def register(cli: click.Group) -> None:
+    pass

@@ -1,0 +1,215 @@
+"""The provider protocol: one request/response pair per operation, each response with diagnostics.
+
+Data flow for one resource:
+    desired (Resource) + prior (ResourceState from the state store) + live (LiveObject from `read`)
+    -> `plan` -> planned view and requires-replace paths -> `apply` -> new ResourceState.
+
+Two views of an object are kept apart:
+  * `attributes`: the desired attributes as expanded from the spec (what ecpctl asked for);
+  * `observed`: the provider's normalized read-back of the fields ecpctl owns (for Kubernetes, the
+    managedFields projection of the live object). A no-op plan compares the live `observed` with the
+    `observed` recorded at the last apply, and the desired `attributes` with the recorded ones, so it
+    needs one bulk `read` per provider and no per-object request.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping, Sequence
+
+from ecpctl.diagnostics import Diagnostic
+from ecpctl.resources import Resource
+
+
+@dataclass(frozen=True)
+class ResourceState:
+    """What the state store recorded about one resource after its last successful apply."""
+
+    address: str
+    provider: str
+    type: str
+    name: str
+    tenant: str
+    attributes: Mapping[str, Any]
+    observed: Mapping[str, Any]
+    sensitive: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    private: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address, "provider": self.provider, "type": self.type,
+            "name": self.name, "tenant": self.tenant,
+            "attributes": dict(self.attributes), "observed": dict(self.observed),
+            "sensitive": list(self.sensitive), "depends_on": list(self.depends_on),
+            "private": dict(self.private),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ResourceState":
+        return cls(
+            address=d["address"], provider=d["provider"], type=d["type"], name=d["name"],
+            tenant=d["tenant"], attributes=d.get("attributes") or {},
+            observed=d.get("observed") or {}, sensitive=tuple(d.get("sensitive") or ()),
+            depends_on=tuple(d.get("depends_on") or ()), private=d.get("private") or {},
+        )
+
+
+@dataclass(frozen=True)
+class LiveObject:
+    """A provider's read-back of one object: `observed` in the same shape it records at apply."""
+
+    address: str
+    observed: Mapping[str, Any]
+    private: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --- configure -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ConfigureRequest:
+    settings: Mapping[str, Any]          # the Project file's `providers.<name>` block
+    options: Mapping[str, Any]           # CLI overrides (kubeconfig, context, force_conflicts, ...)
+
+
+@dataclass(frozen=True)
+class ConfigureResponse:
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+# --- validate --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ValidateRequest:
+    resources: Sequence[Resource]
+    strict: bool = False                 # warnings that --strict turns into errors
+
+
+@dataclass(frozen=True)
+class ValidateResponse:
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+# --- read ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """Read many objects at once. `desired` and `prior` together name every object of interest."""
+
+    desired: Sequence[Resource]
+    prior: Sequence[ResourceState]
+
+
+@dataclass(frozen=True)
+class ReadResponse:
+    live: Mapping[str, LiveObject]       # address -> object; an absent address means "not found"
+    diagnostics: tuple[Diagnostic, ...] = ()
+    requests: Mapping[str, int] = field(default_factory=dict)   # verb -> count, for benchmarks
+
+
+# --- plan ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PlanRequest:
+    desired: Resource
+    prior: ResourceState | None
+    live: LiveObject | None
+
+
+@dataclass(frozen=True)
+class PlanResponse:
+    """`planned` is the after-view in the `observed` shape (for Kubernetes, a dry-run result)."""
+
+    planned: Mapping[str, Any]
+    before: Mapping[str, Any] | None = None   # override of the before-view, if the provider has one
+    requires_replace: tuple[str, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+# --- apply / delete / import -----------------------------------------------------------------
+
+ProgressFn = Callable[[str, str], None]     # (address, message)
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    desired: Resource
+    prior: ResourceState | None
+    live: LiveObject | None
+    replace: bool = False
+    progress: ProgressFn | None = None
+
+
+@dataclass(frozen=True)
+class ApplyResponse:
+    state: ResourceState | None
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeleteRequest:
+    prior: ResourceState
+    progress: ProgressFn | None = None
+
+
+@dataclass(frozen=True)
+class DeleteResponse:
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    address: str
+    provider: str
+    type: str
+    name: str
+    tenant: str
+    id: str
+    desired: Resource | None = None
+
+
+@dataclass(frozen=True)
+class ImportResponse:
+    state: ResourceState | None
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+class Provider(abc.ABC):
+    """Base class of every provider. Errors raised by methods must be `ecpctl.diagnostics.ProviderError`.
+
+    Implementations must be safe to call from several threads at once (apply is parallel).
+    """
+
+    name: ClassVar[str]
+
+    @classmethod
+    def requires_replace(cls, rtype: str) -> tuple[str, ...]:
+        """Attribute paths of `rtype` whose change forces delete-and-create. Static: no connection."""
+        return ()
+
+    def configure(self, req: ConfigureRequest) -> ConfigureResponse:
+        return ConfigureResponse()
+
+    def validate(self, req: ValidateRequest) -> ValidateResponse:
+        return ValidateResponse()
+
+    @abc.abstractmethod
+    def read(self, req: ReadRequest) -> ReadResponse: ...
+
+    def plan(self, req: PlanRequest) -> PlanResponse:
+        """Default: the after-view is the desired attributes; replace paths are the static ones."""
+        return PlanResponse(planned=req.desired.attributes)
+
+    @abc.abstractmethod
+    def apply(self, req: ApplyRequest) -> ApplyResponse: ...
+
+    @abc.abstractmethod
+    def delete(self, req: DeleteRequest) -> DeleteResponse: ...
+
+    def import_resource(self, req: ImportRequest) -> ImportResponse:
+        from ecpctl.diagnostics import ProviderError
+        raise ProviderError(f"provider {self.name} cannot import {req.type}", address=req.address)
+
+    def close(self) -> None:
+        """Release connections."""
