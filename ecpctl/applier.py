@@ -1,0 +1,152 @@
+"""Apply: walk the plan's changes in dependency order and commit each finished resource to state.
+
+Creates and updates follow dependency edges; deletes follow them in reverse (dependents go first).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import networkx as nx
+
+from ecpctl.diagnostics import Diagnostic, ProviderError
+from ecpctl.graph import check_acyclic
+from ecpctl.plan import Action, Plan, ResourceChange
+from ecpctl.retry import with_retries
+from ecpctl.walk import walk
+from providers.protocol import ApplyRequest, DeleteRequest, ResourceState
+from providers.registry import ProviderSet
+
+
+class StateWriter(Protocol):
+    def put_resource(self, workspace: str, rs: ResourceState, *, lock=None) -> None: ...
+    def remove_resource(self, workspace: str, address: str, *, lock=None) -> None: ...
+
+
+class ApplyEvents(Protocol):
+    def started(self, change: ResourceChange) -> None: ...
+    def progress(self, address: str, message: str) -> None: ...
+    def finished(self, change: ResourceChange, error: BaseException | None, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    added: int
+    changed: int
+    destroyed: int
+    failed: tuple[tuple[str, str], ...]        # (address, one-line error)
+    skipped: tuple[tuple[str, str], ...]       # (address, the failed address upstream)
+    not_started: tuple[str, ...]
+    interrupted: bool
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.interrupted and not self.skipped
+
+
+def apply_graph(changes: tuple[ResourceChange, ...]) -> nx.DiGraph:
+    by_addr = {c.address: c for c in changes}
+    g = nx.DiGraph()
+    g.add_nodes_from(by_addr)
+    for c in changes:
+        if c.action is Action.DELETE:
+            deps = c.prior.depends_on if c.prior else c.depends_on
+            for dep in deps:
+                other = by_addr.get(dep)
+                if other is not None and other.action is Action.DELETE:
+                    g.add_edge(c.address, dep)
+        else:
+            for dep in c.depends_on:
+                other = by_addr.get(dep)
+                if other is not None and other.action is not Action.DELETE:
+                    g.add_edge(dep, c.address)
+    check_acyclic(g)
+    return g
+
+
+def error_line(exc: BaseException) -> str:
+    if isinstance(exc, ProviderError):
+        return exc.reason
+    return f"internal error: {exc.__class__.__name__}: {exc}"
+
+
+def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=None,
+               parallelism: int = 10, events: ApplyEvents | None = None,
+               stop: threading.Event | None = None,
+               retry_sleep: Callable[[float], None] | None = None) -> ApplyOutcome:
+    pending = plan.pending()
+    by_addr = {c.address: c for c in pending}
+    graph = apply_graph(pending)
+    ws = plan.workspace
+    counts = {"added": 0, "changed": 0, "destroyed": 0}
+    counts_lock = threading.Lock()
+
+    def progress(address: str, message: str) -> None:
+        if events:
+            events.progress(address, message)
+
+    def retrying(fn):
+        kw = {"on_retry": lambda exc, d: progress(exc.address or "", f"retrying in {d:.1f}s: {exc.reason}")}
+        if retry_sleep is not None:
+            kw["sleep"] = retry_sleep
+        return with_retries(fn, **kw)
+
+    def delete(prior: ResourceState) -> None:
+        provider = providers.get(prior.provider)
+        resp = retrying(lambda: provider.delete(DeleteRequest(prior=prior, progress=progress)))
+        _raise_errors(prior.address, "delete", resp.diagnostics)
+
+    def create(c: ResourceChange, prior: ResourceState | None, replace: bool) -> ResourceState:
+        provider = providers.get(c.provider)
+        resp = retrying(lambda: provider.apply(ApplyRequest(desired=c.desired, prior=prior, live=None,
+                                                            replace=replace, progress=progress)))
+        _raise_errors(c.address, "apply", resp.diagnostics)
+        if resp.state is None:
+            raise ProviderError("apply: provider returned no state", address=c.address)
+        return resp.state
+
+    def work(address: str) -> None:
+        c = by_addr[address]
+        try:
+            if c.action is Action.DELETE:
+                delete(c.prior)
+                store.remove_resource(ws, address, lock=lock)
+                bump = "destroyed"
+            elif c.action is Action.REPLACE:
+                if c.prior is not None:
+                    delete(c.prior)
+                    store.remove_resource(ws, address, lock=lock)
+                store.put_resource(ws, create(c, None, True), lock=lock)
+                with counts_lock:
+                    counts["destroyed"] += 1
+                bump = "added"
+            else:
+                store.put_resource(ws, create(c, c.prior, False), lock=lock)
+                bump = "added" if c.action is Action.CREATE else "changed"
+        except ProviderError as exc:
+            if exc.address is None:
+                raise ProviderError(exc.reason, address=address, retryable=exc.retryable) from exc
+            raise
+        with counts_lock:
+            counts[bump] += 1
+
+    outcome = walk(
+        graph, work, parallelism=parallelism, stop=stop,
+        on_start=(lambda a: events.started(by_addr[a])) if events else None,
+        on_end=(lambda a, e, s: events.finished(by_addr[a], e, s)) if events else None,
+    )
+    return ApplyOutcome(
+        added=counts["added"], changed=counts["changed"], destroyed=counts["destroyed"],
+        failed=tuple((a, error_line(e)) for a, e in sorted(outcome.failed.items())),
+        skipped=tuple(sorted(outcome.skipped.items())),
+        not_started=outcome.not_started, interrupted=outcome.interrupted)
+
+
+def _raise_errors(address: str, op: str, diags) -> None:
+    for d in diags:
+        if d.severity.value == "error":
+            raise ProviderError(f"{op}: {d.summary}" + (f": {d.detail}" if d.detail else ""),
+                                address=address)

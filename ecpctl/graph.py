@@ -1,0 +1,76 @@
+"""The resource graph (networkx): dependency edges point from a resource to what depends on it."""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import networkx as nx
+
+from ecpctl.diagnostics import GraphError
+
+
+def build_graph(nodes: Mapping[str, Iterable[str]], *, ignore_missing: bool = False) -> nx.DiGraph:
+    """`nodes` maps address -> addresses it depends on. Edge (dep, addr): dep must come first."""
+    g = nx.DiGraph()
+    g.add_nodes_from(nodes)
+    for addr, deps in nodes.items():
+        for dep in deps:
+            if dep not in nodes:
+                if ignore_missing:
+                    continue
+                raise GraphError(f"{addr}: depends on unknown resource {dep}")
+            g.add_edge(dep, addr)
+    check_acyclic(g)
+    return g
+
+
+def check_acyclic(g: nx.DiGraph) -> None:
+    try:
+        cycle = nx.find_cycle(g)
+    except nx.NetworkXNoCycle:
+        return
+    path = [u for u, _ in cycle] + [cycle[0][0]]
+    raise GraphError("dependency cycle: " + " -> ".join(path))
+
+
+def ordered(g: nx.DiGraph) -> list[str]:
+    """A deterministic topological order (lexicographic among ready nodes)."""
+    return list(nx.lexicographical_topological_sort(g))
+
+
+def upstream(g: nx.DiGraph, addrs: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for a in addrs:
+        if a in g:
+            out.add(a)
+            out |= nx.ancestors(g, a)
+    return out
+
+
+def downstream(g: nx.DiGraph, addrs: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for a in addrs:
+        if a in g:
+            out.add(a)
+            out |= nx.descendants(g, a)
+    return out
+
+
+def to_dot(g: nx.DiGraph) -> str:
+    lines = ["digraph ecpctl {", "  rankdir=LR;", '  node [shape=box, fontname="monospace"];']
+    for n in ordered(g):
+        lines.append(f'  "{n}";')
+    for u, v in sorted(g.edges()):
+        lines.append(f'  "{u}" -> "{v}";')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def to_mermaid(g: nx.DiGraph) -> str:
+    ids = {n: f"n{i}" for i, n in enumerate(ordered(g))}
+    lines = ["flowchart LR"]
+    for n, i in ids.items():
+        lines.append(f'  {i}["{n}"]')
+    for u, v in sorted(g.edges()):
+        lines.append(f"  {ids[u]} --> {ids[v]}")
+    return "\n".join(lines) + "\n"

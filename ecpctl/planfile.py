@@ -1,0 +1,112 @@
+"""Saved plan files (`plan -o FILE`): the full plan plus the state lineage, serial and config digest.
+
+A saved plan holds desired values, including generated secrets, so it is written 0600 and never
+printed. Applying it is refused when the state has moved on since it was made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ecpctl import __version__
+from ecpctl.diagnostics import StateError
+from ecpctl.plan import Action, Plan, ResourceChange
+from ecpctl.resources import Resource
+from providers.protocol import ResourceState
+
+PLANFILE_KIND = "ecpctl-saved-plan"
+PLANFILE_VERSION = 1
+
+
+def _resource_dict(r: Resource) -> dict[str, Any]:
+    return {"address": r.address, "provider": r.provider, "type": r.type, "name": r.name,
+            "tenant": r.tenant, "attributes": r.attributes, "sensitive": list(r.sensitive),
+            "depends_on": list(r.depends_on), "meta": {k: v for k, v in r.meta.items()
+                                                       if k != "diagnostics"}}
+
+
+def _resource_from(d: dict[str, Any]) -> Resource:
+    return Resource(address=d["address"], provider=d["provider"], type=d["type"], name=d["name"],
+                    tenant=d["tenant"], attributes=d["attributes"],
+                    sensitive=tuple(d["sensitive"]), depends_on=tuple(d["depends_on"]),
+                    meta=d.get("meta") or {})
+
+
+def _change_dict(c: ResourceChange) -> dict[str, Any]:
+    return {"address": c.address, "provider": c.provider, "type": c.type, "name": c.name,
+            "tenant": c.tenant, "action": c.action.value, "before": c.before, "after": c.after,
+            "reason": c.reason, "requires_replace": list(c.requires_replace),
+            "sensitive": list(c.sensitive), "depends_on": list(c.depends_on),
+            "desired": _resource_dict(c.desired) if c.desired else None,
+            "prior": c.prior.to_dict() if c.prior else None}
+
+
+def _change_from(d: dict[str, Any]) -> ResourceChange:
+    return ResourceChange(
+        address=d["address"], provider=d["provider"], type=d["type"], name=d["name"],
+        tenant=d["tenant"], action=Action(d["action"]), before=d["before"], after=d["after"],
+        reason=d["reason"], requires_replace=tuple(d["requires_replace"]),
+        sensitive=tuple(d["sensitive"]), depends_on=tuple(d["depends_on"]),
+        desired=_resource_from(d["desired"]) if d["desired"] else None,
+        prior=ResourceState.from_dict(d["prior"]) if d["prior"] else None)
+
+
+def plan_to_document(plan: Plan) -> dict[str, Any]:
+    return {"kind": PLANFILE_KIND, "version": PLANFILE_VERSION, "ecpctl_version": __version__,
+            "workspace": plan.workspace, "lineage": plan.lineage, "serial": plan.serial,
+            "config_digest": plan.config_digest, "destroy": plan.destroy,
+            "refreshed": plan.refreshed, "targets": list(plan.targets),
+            "excludes": list(plan.excludes),
+            "changes": [_change_dict(c) for c in plan.changes if c.is_change]}
+
+
+def write_plan(plan: Plan, path: Path, *, encode=None) -> None:
+    """Write atomically with mode 0600. `encode` may encrypt sensitive values (state encryption)."""
+    doc = plan_to_document(plan)
+    if encode is not None:
+        doc = encode(doc)
+    data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def is_plan_file(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    with path.open("rb") as fh:
+        head = fh.read(64)
+    return head.startswith(b'{"kind":"' + PLANFILE_KIND.encode())
+
+
+def read_plan(path: Path, *, decode=None) -> Plan:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StateError(f"{path}: not a readable saved plan ({exc.__class__.__name__})") from exc
+    if doc.get("kind") != PLANFILE_KIND or doc.get("version") != PLANFILE_VERSION:
+        raise StateError(f"{path}: not an ecpctl saved plan of version {PLANFILE_VERSION}")
+    if decode is not None:
+        doc = decode(doc)
+    return Plan(changes=tuple(_change_from(c) for c in doc["changes"]), workspace=doc["workspace"],
+                lineage=doc["lineage"], serial=doc["serial"], config_digest=doc["config_digest"],
+                destroy=doc["destroy"], refreshed=doc["refreshed"],
+                targets=tuple(doc["targets"]), excludes=tuple(doc["excludes"]))
+
+
+def check_fresh(plan: Plan, lineage: str | None, serial: int, workspace: str) -> None:
+    """Refuse a saved plan made against another workspace, lineage or an older serial."""
+    if plan.workspace != workspace:
+        raise StateError(f"saved plan is for workspace {plan.workspace!r}, "
+                         f"but workspace {workspace!r} is selected")
+    if plan.lineage is not None and lineage is not None and plan.lineage != lineage:
+        raise StateError(f"saved plan is stale: it was made for state lineage {plan.lineage}, "
+                         f"but the state's lineage is now {lineage}; run plan again")
+    if plan.serial != serial:
+        raise StateError(f"saved plan is stale: it was made at state serial {plan.serial}, "
+                         f"but the state is now at serial {serial}; run plan again")

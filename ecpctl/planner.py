@@ -1,0 +1,237 @@
+"""The diff stage: desired resources + prior state + live objects -> an immutable Plan.
+
+A no-op plan costs one bulk `read` per provider: a resource whose desired attributes equal the
+recorded ones, and whose live read-back equals the recorded read-back, never reaches `provider.plan`.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+from ecpctl.diagnostics import Diagnostic, ProviderError
+from ecpctl.graph import build_graph, downstream, upstream
+from ecpctl.paths import changed_paths
+from ecpctl.plan import Action, Plan, ResourceChange
+from ecpctl.resources import Resource, matches
+from providers.protocol import (LiveObject, PlanRequest, ReadRequest, ResourceState,
+                                ValidateRequest)
+from providers.registry import ProviderSet, provider_class
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    refresh: bool = True
+    destroy: bool = False
+    targets: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    replace: tuple[str, ...] = ()
+    parallelism: int = 10
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class PriorState:
+    """The parts of a state snapshot the planner needs."""
+
+    lineage: str | None
+    serial: int
+    resources: Mapping[str, ResourceState] = field(default_factory=dict)
+
+
+def select_scope(desired: Mapping[str, Resource], prior: Mapping[str, ResourceState],
+                 opts: PlanOptions) -> set[str]:
+    """Addresses the plan covers after --target/--exclude (targets pull in what they need)."""
+    deps = {a: set(r.depends_on) for a, r in desired.items()}
+    for a, s in prior.items():
+        deps.setdefault(a, set()).update(s.depends_on)
+    g = build_graph({a: d for a, d in deps.items()}, ignore_missing=True)
+    tenant_of = {a: r.tenant for a, r in desired.items()}
+    tenant_of.update({a: s.tenant for a, s in prior.items() if a not in tenant_of})
+    scope = set(g.nodes)
+    if opts.targets:
+        hit = {a for a in scope if matches(a, tenant_of[a], opts.targets)}
+        # creating a target needs its dependencies; destroying one needs its dependents gone first
+        scope = downstream(g, hit) if opts.destroy else upstream(g, hit)
+    if opts.excludes:
+        hit = {a for a in scope if matches(a, tenant_of[a], opts.excludes)}
+        scope -= downstream(g, hit) if not opts.destroy else upstream(g, hit)
+    return scope
+
+
+def _read_all(providers: ProviderSet, desired: Sequence[Resource], prior: Sequence[ResourceState],
+              parallelism: int) -> tuple[dict[str, LiveObject], list[Diagnostic], dict]:
+    by_provider: dict[str, tuple[list[Resource], list[ResourceState]]] = {}
+    for r in desired:
+        by_provider.setdefault(r.provider, ([], []))[0].append(r)
+    for s in prior:
+        by_provider.setdefault(s.provider, ([], []))[1].append(s)
+
+    def read_one(name: str):
+        d, p = by_provider[name]
+        return name, providers.get(name).read(ReadRequest(desired=d, prior=p))
+
+    live: dict[str, LiveObject] = {}
+    diags: list[Diagnostic] = []
+    requests: dict[str, dict[str, int]] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(by_provider) or 1))) as pool:
+        for name, resp in pool.map(read_one, sorted(by_provider)):
+            live.update(resp.live)
+            diags.extend(resp.diagnostics)
+            requests[name] = dict(resp.requests)
+    return live, diags, requests
+
+
+def _static_replace(provider: str, rtype: str) -> tuple[str, ...]:
+    cls = provider_class(provider)
+    return cls.requires_replace(rtype) if cls is not None else ()
+
+
+def _forced(paths: Iterable[str], replace_paths: Sequence[str]) -> tuple[str, ...]:
+    out = []
+    for p in paths:
+        for rp in replace_paths:
+            if p == rp or p.startswith(rp + ".") or p.startswith(rp + "["):
+                out.append(rp)
+    return tuple(sorted(set(out)))
+
+
+def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, workspace: str,
+              config_digest: str, providers: ProviderSet | None, opts: PlanOptions) -> Plan:
+    desired = {r.address: r for r in desired_list}
+    prior = dict(prior_state.resources)
+    if opts.destroy:
+        desired_in_scope: dict[str, Resource] = {}
+    else:
+        desired_in_scope = desired
+    scope = select_scope(desired, prior, opts)
+
+    diags: list[Diagnostic] = []
+    live: dict[str, LiveObject] = {}
+    requests: dict = {}
+    scoped_desired = [r for a, r in desired_in_scope.items() if a in scope]
+    scoped_prior = [s for a, s in prior.items() if a in scope]
+    if opts.refresh and providers is not None and (scoped_desired or scoped_prior):
+        for name in sorted({r.provider for r in scoped_desired}):
+            resp = providers.get(name).validate(
+                ValidateRequest(resources=[r for r in scoped_desired if r.provider == name],
+                                strict=opts.strict))
+            diags.extend(resp.diagnostics)
+        live, read_diags, requests = _read_all(providers, scoped_desired, scoped_prior,
+                                               opts.parallelism)
+        diags.extend(read_diags)
+
+    refreshed = opts.refresh and providers is not None
+    changes: dict[str, ResourceChange] = {}
+    to_plan: list[Resource] = []
+
+    for addr in sorted(scope):
+        d = desired_in_scope.get(addr)
+        p = prior.get(addr)
+        lv = live.get(addr) if refreshed else None
+        if d is None and p is None:
+            continue
+        if d is None:
+            reason = "destroy requested" if opts.destroy else "no longer in configuration"
+            if refreshed and lv is None:
+                reason = "already deleted outside ecpctl; it will be removed from state"
+            changes[addr] = _change(p, Action.DELETE, before=dict(lv.observed) if lv else dict(p.observed),
+                                    after=None, reason=reason, prior=p)
+            continue
+        if p is None:
+            to_plan.append(d)
+            continue
+        if refreshed and lv is None:
+            to_plan.append(d)
+            continue
+        forced = addr in opts.replace
+        config_changed = dict(d.attributes) != dict(p.attributes)
+        drifted = refreshed and lv is not None and dict(lv.observed) != dict(p.observed)
+        if not (config_changed or drifted or forced):
+            changes[addr] = _change(d, Action.NOOP, before=None, after=None, reason="", prior=p,
+                                    desired=d)
+            continue
+        to_plan.append(d)
+
+    def plan_one(d: Resource) -> ResourceChange:
+        p = prior.get(d.address)
+        lv = live.get(d.address) if refreshed else None
+        return _plan_resource(d, p, lv, providers if refreshed else None, opts)
+
+    if to_plan:
+        workers = max(1, min(opts.parallelism, len(to_plan)))
+        if workers == 1 or not refreshed:
+            planned = [plan_one(d) for d in to_plan]
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                planned = list(pool.map(plan_one, to_plan))
+        for c in planned:
+            changes[c.address] = c
+            if c.desired is not None and c.desired.meta.get("diagnostics"):
+                diags.extend(c.desired.meta["diagnostics"])
+
+    ordered_changes = tuple(changes[a] for a in sorted(changes))
+    return Plan(changes=ordered_changes, workspace=workspace, lineage=prior_state.lineage,
+                serial=prior_state.serial, config_digest=config_digest, destroy=opts.destroy,
+                refreshed=refreshed, targets=opts.targets, excludes=opts.excludes,
+                diagnostics=tuple(diags), requests=requests)
+
+
+def _change(src, action: Action, *, before, after, reason: str, prior=None, desired=None,
+            requires_replace: tuple[str, ...] = ()) -> ResourceChange:
+    return ResourceChange(
+        address=src.address, provider=src.provider, type=src.type, name=src.name,
+        tenant=src.tenant, action=action, before=before, after=after, reason=reason,
+        requires_replace=requires_replace, sensitive=tuple(src.sensitive),
+        depends_on=tuple(src.depends_on), desired=desired, prior=prior)
+
+
+def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
+                   providers: ProviderSet | None, opts: PlanOptions) -> ResourceChange:
+    if providers is not None:
+        try:
+            resp = providers.get(d.provider).plan(PlanRequest(desired=d, prior=p, live=lv))
+        except ProviderError as exc:
+            raise ProviderError(f"plan: {exc.reason}", address=d.address,
+                                retryable=exc.retryable) from exc
+        planned = dict(resp.planned)
+        replace_paths = tuple(resp.requires_replace) or _static_replace(d.provider, d.type)
+        provider_before = resp.before
+    else:
+        planned = dict(d.attributes)
+        replace_paths = _static_replace(d.provider, d.type)
+        provider_before = None
+
+    if p is None:
+        reason = "exists but is not in state; it will be adopted" if lv is not None else "not in state"
+        return _change(d, Action.CREATE, before=None, after=planned, reason=reason, desired=d)
+    if providers is not None and lv is None:
+        return _change(d, Action.CREATE, before=None, after=planned, prior=p, desired=d,
+                       reason="deleted outside ecpctl")
+
+    if providers is not None:
+        before = dict(provider_before) if provider_before is not None else dict(lv.observed)
+    else:
+        before = dict(p.attributes)
+    config_changed = dict(d.attributes) != dict(p.attributes)
+    drifted = lv is not None and dict(lv.observed) != dict(p.observed)
+    if d.address in opts.replace:
+        return _change(d, Action.REPLACE, before=before, after=planned, prior=p, desired=d,
+                       reason="replacement requested with -replace")
+    diff = changed_paths(before, planned)
+    forced = _forced(diff, replace_paths)
+    if config_changed and drifted:
+        reason = "configuration changed, and changed outside ecpctl"
+    elif drifted:
+        reason = "changed outside ecpctl"
+    else:
+        reason = "configuration changed"
+    if forced:
+        return _change(d, Action.REPLACE, before=before, after=planned, prior=p, desired=d,
+                       reason=f"{reason}; {', '.join(forced)} forces replacement",
+                       requires_replace=forced)
+    if not diff and not config_changed:
+        # the live difference vanishes once normalized by the provider: nothing to do
+        return _change(d, Action.NOOP, before=None, after=None, reason="", prior=p, desired=d)
+    return _change(d, Action.UPDATE, before=before, after=planned, prior=p, desired=d, reason=reason)

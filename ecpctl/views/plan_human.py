@@ -1,0 +1,166 @@
+"""The human plan view: Terraform-like symbols, nested per-attribute diffs, colour when allowed."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from rich.console import Console
+from rich.text import Text
+
+from ecpctl.paths import REDACTED, is_sensitive
+from ecpctl.plan import Action, Plan, ResourceChange
+from ecpctl.views.values import is_container, scalar
+
+STYLE = {"+": "green", "-": "red", "~": "yellow", "-/+": "red", " ": ""}
+HEADLINE = {
+    Action.CREATE: "will be created",
+    Action.UPDATE: "will be updated in-place",
+    Action.REPLACE: "must be replaced",
+    Action.DELETE: "will be destroyed",
+}
+_MISSING = object()
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.lines: list[Text] = []
+
+    def line(self, indent: int, symbol: str, body: str, style_symbol: str | None = None) -> None:
+        t = Text(" " * indent)
+        if symbol:
+            t.append(symbol, style=STYLE.get(style_symbol or symbol, ""))
+            t.append(" ")
+        t.append(body)
+        self.lines.append(t)
+
+
+def _sens(path: tuple, sensitive: Iterable[str]) -> bool:
+    return bool(path) and is_sensitive(path, sensitive)
+
+
+def _key(k: Any) -> str:
+    return str(k) if isinstance(k, str) and k.replace("_", "a").replace("-", "a").isalnum() \
+        else scalar(str(k))
+
+
+def _whole(w: _Writer, indent: int, symbol: str, label: str, value: Any, path: tuple,
+           sensitive: tuple[str, ...]) -> None:
+    """Print a whole value (for create/destroy), recursing into containers."""
+    prefix = f"{label} = " if label else ""
+    if _sens(path, sensitive):
+        w.line(indent, symbol, f"{prefix}{REDACTED}")
+        return
+    if isinstance(value, dict) and value:
+        w.line(indent, symbol, prefix + "{")
+        for k in value:
+            _whole(w, indent + 4, symbol, _key(k), value[k], path + (k,), sensitive)
+        w.line(indent + 2, "", "}")
+    elif isinstance(value, list) and value:
+        w.line(indent, symbol, prefix + "[")
+        for i, item in enumerate(value):
+            _whole(w, indent + 4, symbol, "", item, path + (i,), sensitive)
+        w.line(indent + 2, "", "]")
+    else:
+        w.line(indent, symbol, prefix + scalar(value))
+
+
+def _delta(w: _Writer, indent: int, label: str, before: Any, after: Any, path: tuple,
+           sensitive: tuple[str, ...]) -> None:
+    """Print only what differs between before and after, nested."""
+    prefix = f"{label} = " if label else ""
+    if before is _MISSING:
+        _whole(w, indent, "+", label, after, path, sensitive)
+        return
+    if after is _MISSING:
+        _whole(w, indent, "-", label, before, path, sensitive)
+        return
+    if before == after:
+        return
+    if _sens(path, sensitive):
+        w.line(indent, "~", f"{prefix}{REDACTED}")
+        return
+    if isinstance(before, dict) and isinstance(after, dict):
+        w.line(indent, "~", prefix + "{")
+        unchanged = 0
+        for k in list(before) + [k for k in after if k not in before]:
+            b, a = before.get(k, _MISSING), after.get(k, _MISSING)
+            if b == a:
+                unchanged += 1
+                continue
+            _delta(w, indent + 4, _key(k), b, a, path + (k,), sensitive)
+        if unchanged:
+            w.line(indent + 6, "", f"# ({unchanged} unchanged attribute{'s' if unchanged != 1 else ''} hidden)")
+        w.line(indent + 2, "", "}")
+        return
+    if isinstance(before, list) and isinstance(after, list):
+        w.line(indent, "~", prefix + "[")
+        unchanged = 0
+        for i in range(max(len(before), len(after))):
+            b = before[i] if i < len(before) else _MISSING
+            a = after[i] if i < len(after) else _MISSING
+            if b == a:
+                unchanged += 1
+                continue
+            _delta(w, indent + 4, "", b, a, path + (i,), sensitive)
+        if unchanged:
+            w.line(indent + 6, "", f"# ({unchanged} unchanged element{'s' if unchanged != 1 else ''} hidden)")
+        w.line(indent + 2, "", "]")
+        return
+    if is_container(before) or is_container(after):
+        _whole(w, indent, "-", label, before, path, sensitive)
+        _whole(w, indent, "+", label, after, path, sensitive)
+        return
+    w.line(indent, "~", f"{prefix}{scalar(before)} -> {scalar(after)}")
+
+
+def render_change(c: ResourceChange) -> list[Text]:
+    w = _Writer()
+    head = Text(f"  # {c.address} {HEADLINE[c.action]}", style="bold")
+    w.lines.append(head)
+    if c.reason:
+        w.lines.append(Text(f"  # ({c.reason})"))
+    sym = c.action.symbol
+    w.line(2, sym, f'resource "{c.type}" "{c.name}" {{')
+    sens = tuple(c.sensitive)
+    if c.action is Action.CREATE:
+        for k, v in (c.after or {}).items():
+            _whole(w, 6, "+", _key(k), v, (k,), sens)
+    elif c.action is Action.DELETE:
+        for k, v in (c.before or {}).items():
+            _whole(w, 6, "-", _key(k), v, (k,), sens)
+    else:
+        before, after = c.before or {}, c.after or {}
+        unchanged = 0
+        for k in list(before) + [k for k in after if k not in before]:
+            b, a = before.get(k, _MISSING), after.get(k, _MISSING)
+            if b == a:
+                unchanged += 1
+                continue
+            _delta(w, 6, _key(k), b, a, (k,), sens)
+        if c.action is Action.REPLACE and c.requires_replace:
+            w.line(8, "", "# forces replacement: " + ", ".join(c.requires_replace))
+        if unchanged:
+            w.line(8, "", f"# ({unchanged} unchanged attribute{'s' if unchanged != 1 else ''} hidden)")
+    w.line(4, "", "}")
+    return w.lines
+
+
+def summary_line(plan: Plan) -> str:
+    s = plan.summary
+    return f"Plan: {s.add} to add, {s.change} to change, {s.destroy} to destroy."
+
+
+def render_plan(plan: Plan, con: Console) -> None:
+    pending = plan.pending()
+    if not pending:
+        con.print(Text("No changes.", style="bold green"), end=" ")
+        con.print("Your tenants match the configuration." if not plan.destroy
+                  else "No objects need to be destroyed.")
+        return
+    con.print("ecpctl will perform the following actions:")
+    con.print()
+    for c in pending:
+        for t in render_change(c):
+            con.print(t)
+        con.print()
+    con.print(Text(summary_line(plan), style="bold"))

@@ -1,0 +1,91 @@
+"""Which class implements each provider, and a lazily configured set of provider instances.
+
+`ECPCTL_PROVIDER_OVERRIDES="kubernetes=pkg.module:Class,..."` swaps an implementation, the way
+Terraform's dev_overrides do; the engine's tests use it to run the CLI against a fake provider.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from typing import Any, Mapping
+
+from ecpctl.diagnostics import Diagnostic, ProviderError, ProviderNotConfigured, has_errors
+from providers.protocol import ConfigureRequest, Provider
+
+PROVIDER_NAMES = ("kubernetes", "postgres", "grafana", "alertmanager")
+
+BUILTIN: dict[str, str] = {
+    "kubernetes": "providers.kubernetes:KubernetesProvider",
+    "postgres": "providers.postgres:PostgresProvider",
+    "grafana": "providers.grafana:GrafanaProvider",
+    "alertmanager": "providers.alertmanager:AlertmanagerProvider",
+}
+
+
+def _overrides() -> dict[str, str]:
+    raw = os.environ.get("ECPCTL_PROVIDER_OVERRIDES", "")
+    out: dict[str, str] = {}
+    for item in filter(None, (p.strip() for p in raw.split(","))):
+        name, _, target = item.partition("=")
+        if not target:
+            raise ProviderError(f"ECPCTL_PROVIDER_OVERRIDES: {item!r} is not NAME=module:Class")
+        out[name.strip()] = target.strip()
+    return out
+
+
+def provider_class(name: str) -> type[Provider] | None:
+    """The class for `name`, or None when this build has no implementation of it."""
+    target = _overrides().get(name) or BUILTIN.get(name)
+    if target is None:
+        return None
+    module_name, _, cls_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            return None
+        raise
+    return getattr(module, cls_name, None)
+
+
+class ProviderSet:
+    """Provider instances, configured on first use from the Project's settings and CLI options."""
+
+    def __init__(self, settings: Mapping[str, Any] | None = None,
+                 options: Mapping[str, Mapping[str, Any]] | None = None):
+        self._settings = dict(settings or {})
+        self._options = dict(options or {})
+        self._instances: dict[str, Provider] = {}
+        self._lock = threading.Lock()
+        self.warnings: list[Diagnostic] = []
+
+    def get(self, name: str) -> Provider:
+        with self._lock:
+            if name in self._instances:
+                return self._instances[name]
+            cls = provider_class(name)
+            if cls is None:
+                raise ProviderNotConfigured(
+                    f"provider {name} is not available in this build; "
+                    f"plan with --no-refresh to compare against state alone")
+            inst = cls()
+            resp = inst.configure(ConfigureRequest(settings=self._settings.get(name) or {},
+                                                   options=self._options.get(name) or {}))
+            errors = [d for d in resp.diagnostics if d.severity.value == "error"]
+            if has_errors(resp.diagnostics):
+                raise ProviderNotConfigured(f"provider {name}: " + errors[0].one_line(),
+                                            retryable=False)
+            self.warnings.extend(resp.diagnostics)
+            self._instances[name] = inst
+            return inst
+
+    def close(self) -> None:
+        with self._lock:
+            for inst in self._instances.values():
+                try:
+                    inst.close()
+                except Exception:  # noqa: BLE001 - closing must never mask the real outcome
+                    pass
+            self._instances.clear()
