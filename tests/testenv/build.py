@@ -64,10 +64,24 @@ class Binary:
     def path(self) -> Path:
         return self.component_dir / "bin" / self.name
 
+    @property
+    def companion_files(self) -> tuple[Path, ...]:
+        """Files that must sit next to the binary for it to count as built."""
+        if self.name == "kwok":
+            return (kwok_stages_path(),)
+        return ()
+
     def is_built(self) -> bool:
         if not (self.path.is_file() and os.access(self.path, os.X_OK)):
             return False
+        if not all(p.is_file() for p in self.companion_files):
+            return False
         return self.name in read_versions(self.component_dir).get("binaries", {})
+
+
+def kwok_stages_path() -> Path:
+    """Stage configuration (node initialize + lease heartbeat, pod ready/complete/delete) for kwok."""
+    return cache_root() / f"kwok-{KWOK_VERSION}" / "stages" / "stages.yaml"
 
 
 def all_binaries() -> list[Binary]:
@@ -294,6 +308,7 @@ func main() { etcdmain.Main(os.Args) }
 
 
 def build_etcd(binary: Binary, log: Callable[[str], None]) -> float:
+    start = time.monotonic()
     mod_dir = _work_dir(f"etcd-{binary.version}")
     header = f"module ecpctl.local/testenv/etcd\n\ngo 1.24.0\n\nrequire go.etcd.io/etcd/server/v3 {binary.version}\n"
     gomod = mod_dir / "go.mod"
@@ -303,7 +318,8 @@ def build_etcd(binary: Binary, log: Callable[[str], None]) -> float:
     _write_if_changed(mod_dir / "main.go", ETCD_MAIN)
     log(f"building etcd (go.etcd.io/etcd/server/v3 {binary.version}) ...")
     _run([_go(), "mod", "tidy"], mod_dir, log)
-    secs = _go_build(mod_dir, ".", binary, "-s -w", log)
+    _go_build(mod_dir, ".", binary, "-s -w", log)
+    secs = time.monotonic() - start
     _record_built(binary, secs, {"package": "go.etcd.io/etcd/server/v3/etcdmain"})
     log(f"built etcd in {secs:.0f}s -> {binary.path}")
     return secs
@@ -312,16 +328,51 @@ def build_etcd(binary: Binary, log: Callable[[str], None]) -> float:
 # --------------------------------------------------------------------------- kwok
 
 
+# The stage sets kwokctl uses for a cluster with node leases: nodes get initialised (conditions,
+# capacity kept from the Node object) and heartbeat through their Lease; pods become Running and
+# Ready, Job pods complete, and deleted pods go away.  They ship inside the kwok module, so they
+# are taken from the very version that was built.
+KWOK_STAGE_FILES = (
+    "kustomize/stage/node/fast/node-initialize.yaml",
+    "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "kustomize/stage/pod/fast/pod-ready.yaml",
+    "kustomize/stage/pod/fast/pod-complete.yaml",
+    "kustomize/stage/pod/fast/pod-delete.yaml",
+)
+
+
+def _write_kwok_stages(mod_dir: Path, version: str, log: Callable[[str], None]) -> None:
+    out = _run([_go(), "list", "-m", "-json", "sigs.k8s.io/kwok"], mod_dir, log, capture=True)
+    kwok_src = Path(json.loads(out)["Dir"])
+    docs = []
+    for rel in KWOK_STAGE_FILES:
+        text = (kwok_src / rel).read_text().strip()
+        docs.append(f"# from sigs.k8s.io/kwok@{version}/{rel}\n{text}\n")
+    target = kwok_stages_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text("---\n".join(docs))
+    tmp.replace(target)
+    log(f"wrote kwok stages -> {target}")
+
+
 def build_kwok(binary: Binary, log: Callable[[str], None]) -> float:
+    start = time.monotonic()
     mod_dir = _work_dir(f"kwok-{binary.version}")
     gomod = mod_dir / "go.mod"
     if not gomod.exists() or f"sigs.k8s.io/kwok {binary.version}" not in gomod.read_text():
         gomod.write_text(f"module ecpctl.local/testenv/kwok\n\ngo 1.24.0\n\nrequire sigs.k8s.io/kwok {binary.version}\n")
         (mod_dir / "go.sum").unlink(missing_ok=True)
     log(f"building kwok (sigs.k8s.io/kwok {binary.version}) ...")
-    ldflags = f"-s -w -X sigs.k8s.io/kwok/pkg/consts.Version={binary.version} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion={KUBERNETES_VERSION}"
-    secs = _go_build(mod_dir, "sigs.k8s.io/kwok/cmd/kwok", binary, ldflags, log)
-    _record_built(binary, secs, {"package": "sigs.k8s.io/kwok/cmd/kwok"})
+    ldflags = (
+        f"-s -w -X sigs.k8s.io/kwok/pkg/consts.Version={binary.version}"
+        f" -X sigs.k8s.io/kwok/pkg/consts.KubeVersion={KUBERNETES_VERSION}"
+    )
+    if not binary.path.is_file():
+        _go_build(mod_dir, "sigs.k8s.io/kwok/cmd/kwok", binary, ldflags, log)
+    _write_kwok_stages(mod_dir, binary.version, log)
+    secs = time.monotonic() - start
+    _record_built(binary, secs, {"package": "sigs.k8s.io/kwok/cmd/kwok", "stages": str(kwok_stages_path())})
     log(f"built kwok in {secs:.0f}s -> {binary.path}")
     return secs
 
