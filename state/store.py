@@ -1,0 +1,383 @@
+"""StateStore: the only way state changes, one short transaction per call.
+
+Every write commits at once and bumps the workspace serial, so a killed apply leaves exactly the
+resources it finished. Reads of a workspace are one query per table inside one transaction, and
+verify each row's checksum, so rows edited outside ecpctl are caught before a plan trusts them.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select, update
+
+from ecpctl.diagnostics import StateError
+from providers.protocol import ResourceState
+from state import document, models, rows
+from state.database import Database
+from state.lock import Locker, check_writer
+from state.records import LockInfo, StateSnapshot, TenantRecord, VersionInfo, utcnow
+
+DEFAULT_WORKSPACE = "default"
+HISTORY_LIMIT = 100       # versions kept per workspace; older ones are pruned at each checkpoint
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+W, R, V, T = models.workspaces, models.resources, models.versions, models.tenants
+
+
+class StateStore:
+    """Workspaces, their resources, history, locks and tenants registry, in one database."""
+
+    def __init__(self, db: Database, *, history_limit: int = HISTORY_LIMIT):
+        self._db = db
+        self._locks = Locker(db)
+        self._history_limit = history_limit
+
+    @classmethod
+    def open(cls, url: str | None, *, data_dir: Path, history_limit: int = HISTORY_LIMIT) -> "StateStore":
+        """None: SQLite at data_dir/state.db (0600, in a 0700 dir); else a SQLAlchemy URL."""
+        return cls(Database.open(url, Path(data_dir)), history_limit=history_limit)
+
+    def close(self) -> None:
+        try:
+            self._locks.release_all()
+        finally:
+            self._db.close()
+
+    def __enter__(self) -> "StateStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        """The database URL with its password masked."""
+        return self._db.display_url
+
+    # --- workspaces ------------------------------------------------------------------------
+
+    def workspaces(self) -> list[str]:
+        with self._db.read("list workspaces") as conn:
+            names = set(conn.execute(select(W.c.name)).scalars())
+        return sorted(names | {DEFAULT_WORKSPACE})
+
+    def create_workspace(self, name: str) -> None:
+        _check_name(name)
+        if name == DEFAULT_WORKSPACE:
+            raise StateError(f"workspace {name} already exists")
+        with self._db.write(f"create workspace {name}") as conn:
+            if not self._insert_head(conn, name):
+                raise StateError(f"workspace {name} already exists")
+
+    def delete_workspace(self, name: str, *, force: bool = False) -> None:
+        _check_name(name)
+        if name == DEFAULT_WORKSPACE:
+            raise StateError("the default workspace cannot be deleted")
+        with self._db.write(f"delete workspace {name}") as conn:
+            self._require(conn, name)
+            check_writer(conn, name, None)
+            n_res = conn.execute(select(func.count()).select_from(R).where(R.c.workspace == name)).scalar()
+            n_ten = conn.execute(select(func.count()).select_from(T).where(T.c.workspace == name)).scalar()
+            if (n_res or n_ten) and not force:
+                raise StateError(
+                    f"workspace {name} still records {n_res} resources and {n_ten} tenants; destroy "
+                    "them first, or delete with --force, which forgets them without destroying anything")
+            for table in (R, T, V):
+                conn.execute(delete(table).where(table.c.workspace == name))
+            conn.execute(delete(models.locks).where(models.locks.c.workspace == name))
+            conn.execute(delete(W).where(W.c.name == name))
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def snapshot(self, workspace: str) -> StateSnapshot:
+        _check_name(workspace)
+        with self._db.read(f"read state of workspace {workspace}") as conn:
+            lineage, serial = self._head(conn, workspace)
+            res_rows, ten_rows = self._contents(conn, workspace)
+            try:
+                resources = rows.resource_states(rows.verified_texts(res_rows))
+                tenants = {r.tenant_id: rows.tenant_record(r) for r in ten_rows}
+            except rows.Corrupt as bad:
+                raise self._corrupt(conn, workspace, bad) from None
+        return StateSnapshot(lineage=lineage, serial=serial, resources=MappingProxyType(resources),
+                             tenants=MappingProxyType(tenants))
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def put_resource(self, workspace: str, rs: ResourceState, *, lock: LockInfo | None = None) -> None:
+        _check_name(workspace)
+        values = rows.resource_values(workspace, rs, document.resource_text(rs))
+        changed = {k: values[k] for k in ("provider", "type", "tenant", "data", "checksum")}
+        with self._db.write(f"record {rs.address}") as conn:
+            check_writer(conn, workspace, lock)
+            self._bump(conn, workspace)
+            conn.execute(self._db.insert(R).values(**values).on_conflict_do_update(
+                index_elements=["workspace", "address"], set_=changed))
+
+    def remove_resource(self, workspace: str, address: str, *, lock: LockInfo | None = None) -> None:
+        _check_name(workspace)
+        with self._db.write(f"forget {address}") as conn:
+            check_writer(conn, workspace, lock)
+            self._bump(conn, workspace)
+            gone = conn.execute(delete(R).where(R.c.workspace == workspace, R.c.address == address)).rowcount
+            if not gone:
+                raise StateError(f"no resource {address} in the state of workspace {workspace}")
+
+    def move_resource(self, workspace: str, src: str, dst: str) -> None:
+        """`state mv`: the same record under a new address (nothing changes in any provider)."""
+        _check_name(workspace)
+        with self._db.write(f"move {src} to {dst}") as conn:
+            check_writer(conn, workspace, None)
+            row = conn.execute(select(R).where(R.c.workspace == workspace, R.c.address == src)).first()
+            if row is None:
+                raise StateError(f"no resource {src} in the state of workspace {workspace}")
+            if conn.execute(select(R.c.address).where(R.c.workspace == workspace,
+                                                      R.c.address == dst)).first() is not None:
+                raise StateError(f"cannot move {src} to {dst}: {dst} is already in the state of "
+                                 f"workspace {workspace}")
+            try:
+                rs = rows.resource_states(rows.verified_texts([row]))[src]
+            except rows.Corrupt as bad:
+                raise self._corrupt(conn, workspace, bad) from None
+            moved = replace(rs, address=dst)
+            self._bump(conn, workspace)
+            conn.execute(delete(R).where(R.c.workspace == workspace, R.c.address == src))
+            conn.execute(R.insert().values(**rows.resource_values(
+                workspace, moved, document.resource_text(moved))))
+
+    # --- history, pull, push ---------------------------------------------------------------
+
+    def checkpoint(self, workspace: str, operation: str) -> int:
+        """Write the current state as a history version; its number is the current serial."""
+        _check_name(workspace)
+        with self._db.write(f"checkpoint workspace {workspace}") as conn:
+            lineage, serial = self._head(conn, workspace, create=True)
+            if conn.execute(select(V.c.serial).where(V.c.workspace == workspace,
+                                                     V.c.serial == serial)).first() is not None:
+                return serial   # nothing was written since that version
+            body, count = self._body(conn, workspace, lineage, serial)
+            self._add_version(conn, workspace, lineage, serial, operation, body, count)
+        return serial
+
+    def history(self, workspace: str) -> list[VersionInfo]:
+        """Versions of a workspace, newest first."""
+        _check_name(workspace)
+        with self._db.read(f"read history of workspace {workspace}") as conn:
+            self._head(conn, workspace)
+            found = conn.execute(
+                select(V.c.serial, V.c.lineage, V.c.created_at, V.c.operation, V.c.resource_count)
+                .where(V.c.workspace == workspace).order_by(V.c.serial.desc())).all()
+        return [VersionInfo(version=r.serial, lineage=r.lineage, created_at=r.created_at,
+                            operation=r.operation, resources=r.resource_count) for r in found]
+
+    def pull(self, workspace: str, version: int | None = None) -> dict[str, Any]:
+        """The document of the current state, or of history version `version`."""
+        _check_name(workspace)
+        with self._db.read(f"pull state of workspace {workspace}") as conn:
+            lineage, serial = self._head(conn, workspace)
+            if version is None:
+                body, _ = self._body(conn, workspace, lineage, serial)
+                return document.to_document(body, document.checksum(body))
+            row = conn.execute(select(V.c.document, V.c.checksum).where(
+                V.c.workspace == workspace, V.c.serial == version)).first()
+            if row is None:
+                raise StateError(f"workspace {workspace} has no version {version}; "
+                                 "`ecpctl state history` lists the versions kept")
+            if document.checksum(row.document) != row.checksum:
+                raise self._corrupt(conn, workspace, rows.Corrupt(f"version {version} checksum mismatch"))
+            return document.to_document(row.document, row.checksum)
+
+    def push(self, workspace: str, doc: dict, *, force: bool = False) -> None:
+        """Replace a workspace's state with a document; an older or foreign one needs `force`."""
+        _check_name(workspace)
+        parsed = document.parse(doc)
+        if not parsed.had_checksum and not force:
+            raise StateError("state document has no checksum (edited by hand?); push it with --force "
+                             "if that is what you mean")
+        with self._db.write(f"push state to workspace {workspace}") as conn:
+            check_writer(conn, workspace, None)
+            lineage, serial = self._head(conn, workspace, create=True)
+            written = serial > 0
+            if not force and written:
+                if parsed.lineage != lineage:
+                    raise StateError(
+                        f"cannot push: the document's lineage {parsed.lineage} is not workspace "
+                        f"{workspace}'s lineage {lineage} (it is the state of something else); "
+                        "use --force to replace the state anyway")
+                if parsed.serial < serial:
+                    raise StateError(
+                        f"cannot push: the document's serial {parsed.serial} is lower than workspace "
+                        f"{workspace}'s serial {serial} (the stored state is newer); pull again, or "
+                        "use --force to replace it with the older state")
+                if parsed.serial == serial:
+                    current, _ = self._body(conn, workspace, lineage, serial)
+                    if current == document.body_text(workspace, lineage, serial, *_parts(parsed)):
+                        return   # the same state: nothing to write
+                    raise StateError(
+                        f"cannot push: the document has serial {serial} like the stored state but "
+                        "different content; raise its serial, or use --force")
+            new_serial = max(serial + 1, parsed.serial)
+            self._replace(conn, workspace, parsed, new_serial)
+            body, _ = self._body(conn, workspace, parsed.lineage, new_serial)
+            self._add_version(conn, workspace, parsed.lineage, new_serial,
+                              "push --force" if force else "push", body, len(parsed.resources))
+
+    # --- locks -----------------------------------------------------------------------------
+
+    def lock(self, workspace: str, operation: str, *, timeout: float = 0.0) -> LockInfo:
+        """Take the workspace lock, waiting up to `timeout` seconds for a live holder."""
+        _check_name(workspace)
+        with self._db.read(f"lock workspace {workspace}") as conn:
+            self._head(conn, workspace)
+        return self._locks.acquire(workspace, operation, timeout)
+
+    def unlock(self, lock: LockInfo) -> None:
+        self._locks.release(lock)
+
+    def force_unlock(self, workspace: str, lock_id: str) -> None:
+        _check_name(workspace)
+        self._locks.force_release(workspace, lock_id)
+
+    def current_lock(self, workspace: str) -> LockInfo | None:
+        _check_name(workspace)
+        return self._locks.current(workspace)
+
+    # --- tenants registry ------------------------------------------------------------------
+
+    def upsert_tenant(self, workspace: str, rec: TenantRecord) -> None:
+        _check_name(workspace)
+        now = utcnow()
+        values = rows.tenant_values(workspace, replace(rec, created_at=now, updated_at=now))
+        changed = {k: v for k, v in values.items() if k not in ("workspace", "tenant_id", "created_at")}
+        with self._db.write(f"record tenant {rec.tenant_id}") as conn:
+            check_writer(conn, workspace, None)
+            self._bump(conn, workspace)
+            conn.execute(self._db.insert(T).values(**values).on_conflict_do_update(
+                index_elements=["workspace", "tenant_id"], set_=changed))
+
+    def remove_tenant(self, workspace: str, tenant_id: str) -> None:
+        _check_name(workspace)
+        with self._db.write(f"forget tenant {tenant_id}") as conn:
+            check_writer(conn, workspace, None)
+            self._bump(conn, workspace)
+            gone = conn.execute(delete(T).where(T.c.workspace == workspace,
+                                                T.c.tenant_id == tenant_id)).rowcount
+            if not gone:
+                raise StateError(f"no tenant {tenant_id} in the registry of workspace {workspace}")
+
+    # --- inside transactions ---------------------------------------------------------------
+
+    def _head(self, conn: Connection, workspace: str, *, create: bool = False) -> tuple[str, int]:
+        """(lineage, serial); the default workspace exists before its first write, as ("", 0)."""
+        row = conn.execute(select(W.c.lineage, W.c.serial).where(W.c.name == workspace)).first()
+        if row is not None:
+            return row.lineage, row.serial
+        self._require(conn, workspace)
+        if not create:
+            return "", 0
+        self._insert_head(conn, workspace)
+        return self._head(conn, workspace)
+
+    def _bump(self, conn: Connection, workspace: str) -> int:
+        """Serial + 1 for this write; gives the default workspace its lineage on its first write."""
+        stmt = (update(W).where(W.c.name == workspace)
+                .values(serial=W.c.serial + 1, updated_at=utcnow()).returning(W.c.serial))
+        serial = conn.execute(stmt).scalar()
+        if serial is None:
+            self._require(conn, workspace)
+            self._insert_head(conn, workspace)
+            serial = conn.execute(stmt).scalar()
+        return serial
+
+    def _insert_head(self, conn: Connection, workspace: str) -> bool:
+        """A workspace row with a new lineage at serial 0; False if it was there already."""
+        now = utcnow()
+        return conn.execute(self._db.insert(W).values(
+            name=workspace, lineage=str(uuid.uuid4()), serial=0, created_at=now, updated_at=now,
+        ).on_conflict_do_nothing(index_elements=["name"])).rowcount == 1
+
+    @staticmethod
+    def _require(conn: Connection, workspace: str) -> None:
+        if workspace == DEFAULT_WORKSPACE:
+            return
+        if conn.execute(select(W.c.name).where(W.c.name == workspace)).first() is None:
+            raise StateError(f"workspace {workspace} does not exist; create it with "
+                             f"`ecpctl workspace new {workspace}`")
+
+    @staticmethod
+    def _contents(conn: Connection, workspace: str):
+        res = conn.execute(select(R.c.address, R.c.data, R.c.checksum).where(R.c.workspace == workspace)).all()
+        ten = conn.execute(select(T).where(T.c.workspace == workspace).order_by(T.c.tenant_id)).all()
+        return res, ten
+
+    def _body(self, conn: Connection, workspace: str, lineage: str, serial: int) -> tuple[str, int]:
+        """The canonical document body of the current state, and its resource count."""
+        res_rows, ten_rows = self._contents(conn, workspace)
+        try:
+            texts = rows.verified_texts(res_rows)
+            tenants = sorted((rows.tenant_record(r).to_dict() for r in ten_rows),
+                             key=lambda t: t["tenant_id"])
+        except rows.Corrupt as bad:
+            raise self._corrupt(conn, workspace, bad) from None
+        body = document.body_text(workspace, lineage, serial, (t for _, t in texts), tenants)
+        return body, len(texts)
+
+    def _add_version(self, conn: Connection, workspace: str, lineage: str, serial: int,
+                     operation: str, body: str, count: int) -> None:
+        conn.execute(V.insert().values(
+            workspace=workspace, serial=serial, lineage=lineage, created_at=utcnow(),
+            operation=operation, resource_count=count, document=body, checksum=document.checksum(body)))
+        if self._history_limit > 0:
+            keep = (select(V.c.serial).where(V.c.workspace == workspace)
+                    .order_by(V.c.serial.desc()).limit(self._history_limit))
+            conn.execute(delete(V).where(V.c.workspace == workspace, V.c.serial.not_in(keep.scalar_subquery())))
+
+    def _replace(self, conn: Connection, workspace: str, parsed: document.ParsedDocument,
+                 serial: int) -> None:
+        conn.execute(delete(R).where(R.c.workspace == workspace))
+        conn.execute(delete(T).where(T.c.workspace == workspace))
+        if parsed.resources:
+            conn.execute(R.insert(), [rows.resource_values(workspace, rs, document.resource_text(rs))
+                                      for rs in parsed.resources])
+        if parsed.tenants:
+            now = utcnow()
+            conn.execute(T.insert(), [rows.tenant_values(workspace, replace(
+                t, created_at=t.created_at or now, updated_at=t.updated_at or now)) for t in parsed.tenants])
+        conn.execute(update(W).where(W.c.name == workspace).values(
+            lineage=parsed.lineage, serial=serial, updated_at=utcnow()))
+
+    def _corrupt(self, conn: Connection, workspace: str, bad: rows.Corrupt) -> StateError:
+        good = None
+        for serial in conn.execute(select(V.c.serial).where(V.c.workspace == workspace)
+                                   .order_by(V.c.serial.desc())).scalars().all():
+            row = conn.execute(select(V.c.document, V.c.checksum).where(
+                V.c.workspace == workspace, V.c.serial == serial)).first()
+            if document.checksum(row.document) == row.checksum:
+                good = serial
+                break
+        if good is not None:
+            fix = (f"recover with `ecpctl state pull --version {good} > state.json` and then "
+                   "`ecpctl state push --force state.json`")
+        else:
+            fix = "no intact history version is kept to recover from"
+        return StateError(f"state for workspace {workspace} is corrupt: {bad.what} (edited outside "
+                          f"ecpctl?); {fix}")
+
+
+def _parts(parsed: document.ParsedDocument) -> tuple[list[str], list[dict[str, Any]]]:
+    """Canonical resource texts (sorted by address) and tenant dicts of a pushed document."""
+    texts = sorted((rs.address, document.resource_text(rs)) for rs in parsed.resources)
+    tenants = sorted((t.to_dict() for t in parsed.tenants), key=lambda t: t["tenant_id"])
+    return [t for _, t in texts], tenants
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise StateError(f"invalid workspace name {name!r}: use letters, digits, '-', '_' and '.', "
+                         "starting with a letter or digit, at most 64 characters")
