@@ -103,9 +103,9 @@ class Database:
     def dedicated_connection(self) -> Connection:
         """A connection of its own, outside the pool: closing it ends its server session."""
         with self.translating("lock"):
-            conn = self.engine.connect()
+            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             conn.detach()
-            return conn.execution_options(isolation_level="AUTOCOMMIT")
+            return conn
 
     def insert(self, table):
         """INSERT with `on_conflict_do_*` for this backend."""
@@ -128,6 +128,9 @@ class Database:
                               + (f"; {hint}" if hint else ""))
         if "database is locked" in reason:
             reason += " (another ecpctl kept the database busy; try again)"
+        elif "permission denied" in reason:
+            reason += (" (the state URL's user must be able to create and write tables there: "
+                       "grant it CREATE on the schema, or use the database owner)")
         return StateError(f"{what}: state database {self.display_url}: {reason}")
 
     def _reason(self, exc: SQLAlchemyError) -> str:

@@ -112,8 +112,8 @@ class Locker:
                 stmt = self._db.insert(models.locks).values(
                     workspace=workspace, id=info.id, holder=info.holder, host=info.host,
                     pid=info.pid, operation=operation, created_at=info.created_at,
-                ).on_conflict_do_nothing(index_elements=["workspace"])
-                inserted = conn.execute(stmt).rowcount == 1
+                ).on_conflict_do_nothing(index_elements=["workspace"]).returning(models.locks.c.id)
+                inserted = conn.execute(stmt).first() is not None   # INSERT rowcount is unreliable
         except BaseException:
             if session is not None:
                 session.close()

@@ -300,7 +300,7 @@ class StateStore:
         now = utcnow()
         return conn.execute(self._db.insert(W).values(
             name=workspace, lineage=str(uuid.uuid4()), serial=0, created_at=now, updated_at=now,
-        ).on_conflict_do_nothing(index_elements=["name"])).rowcount == 1
+        ).on_conflict_do_nothing(index_elements=["name"]).returning(W.c.name)).first() is not None
 
     @staticmethod
     def _require(conn: Connection, workspace: str) -> None:
