@@ -79,7 +79,7 @@ class Plan:
     excludes: tuple[str, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
     requests: Mapping[str, Mapping[str, int]] = field(default_factory=dict)   # provider -> verb -> n
-    orphans: tuple[str, ...] = ()   # addresses in state whose object is already gone (dropped on apply)
+    provider_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def summary(self) -> PlanSummary:
@@ -98,7 +98,7 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return not self.summary.empty or bool(self.orphans)
+        return not self.summary.empty
 
     def pending(self) -> tuple[ResourceChange, ...]:
         return tuple(c for c in self.changes if c.is_change)

@@ -60,6 +60,7 @@ def plan_to_document(plan: Plan) -> dict[str, Any]:
             "config_digest": plan.config_digest, "destroy": plan.destroy,
             "refreshed": plan.refreshed, "targets": list(plan.targets),
             "excludes": list(plan.excludes),
+            "provider_settings": plan.provider_settings,
             "changes": [_change_dict(c) for c in plan.changes if c.is_change]}
 
 
@@ -96,7 +97,8 @@ def read_plan(path: Path, *, decode=None) -> Plan:
     return Plan(changes=tuple(_change_from(c) for c in doc["changes"]), workspace=doc["workspace"],
                 lineage=doc["lineage"], serial=doc["serial"], config_digest=doc["config_digest"],
                 destroy=doc["destroy"], refreshed=doc["refreshed"],
-                targets=tuple(doc["targets"]), excludes=tuple(doc["excludes"]))
+                targets=tuple(doc["targets"]), excludes=tuple(doc["excludes"]),
+                provider_settings=doc.get("provider_settings") or {})
 
 
 def check_fresh(plan: Plan, lineage: str | None, serial: int, workspace: str) -> None:

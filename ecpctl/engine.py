@@ -1,0 +1,77 @@
+"""The engine facade: load -> size -> expand -> graph -> plan -> apply, returning data, never printing."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import networkx as nx
+
+from ecpctl.applier import ApplyEvents, ApplyOutcome, apply_plan
+from ecpctl.config import Config, load_config
+from ecpctl.expand import ExpandContext, SecretSource, expand_config
+from ecpctl.graph import build_graph
+from ecpctl.plan import Action, Plan
+from ecpctl.planner import PlanOptions, PriorState, make_plan
+from ecpctl.resources import Resource
+from ecpctl.sizing import TenantSizing, size_tenant
+from providers.protocol import ResourceState
+from providers.registry import PROVIDER_NAMES, ProviderSet
+
+
+@dataclass(frozen=True)
+class Desired:
+    config: Config
+    sizings: Mapping[str, TenantSizing]
+    resources: tuple[Resource, ...]
+    graph: nx.DiGraph
+
+
+def size_all(config: Config) -> dict[str, TenantSizing]:
+    price = config.project.spec.price
+    return {lt.tenant.metadata.name: size_tenant(lt.tenant, price) for lt in config.tenants}
+
+
+def desired_state(path: str | Path, prior: Mapping[str, ResourceState] | None = None, *,
+                  replace: tuple[str, ...] = ()) -> Desired:
+    config = load_config(path)
+    sizings = size_all(config)
+    secrets = SecretSource(prior={a: s.attributes for a, s in (prior or {}).items()},
+                           regenerate=frozenset(replace))
+    resources = expand_config(config.tenants, sizings, ExpandContext(config.project, secrets))
+    graph = build_graph({r.address: r.depends_on for r in resources})
+    return Desired(config, sizings, resources, graph)
+
+
+def provider_settings(config: Config | None) -> dict[str, dict[str, Any]]:
+    if config is None:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for name in PROVIDER_NAMES:
+        block = getattr(config.project.spec.providers, name, None)
+        if block is not None:
+            out[name] = block.model_dump(mode="json")
+    return out
+
+
+def plan_desired(desired: Desired, prior: PriorState, *, workspace: str,
+                 providers: ProviderSet | None, opts: PlanOptions) -> Plan:
+    return make_plan(desired.resources, prior, workspace=workspace,
+                     config_digest=desired.config.digest, providers=providers, opts=opts)
+
+
+def run_apply(plan: Plan, providers: ProviderSet, store, *, lock=None, parallelism: int = 10,
+              events: ApplyEvents | None = None, stop: threading.Event | None = None) -> ApplyOutcome:
+    return apply_plan(plan, providers, store, lock=lock, parallelism=parallelism, events=events,
+                      stop=stop)
+
+
+def tenants_touched(plan: Plan) -> set[str]:
+    return {c.tenant for c in plan.pending()}
+
+
+def tenant_gone(tenant: str, remaining: Mapping[str, ResourceState]) -> bool:
+    """True when state no longer holds any resource of `tenant`."""
+    return not any(s.tenant == tenant for s in remaining.values())

@@ -1,0 +1,69 @@
+"""What expansion needs besides the spec: project settings and a source of generated secrets."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from ecpctl.resources import Resource, get_path, make_address
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "ecpctl"}
+TENANT_LABEL = "ecp.ai/tenant"
+
+
+def generate_password() -> str:
+    """A 32-character URL-safe password (192 bits), safe inside a DSN and a YAML scalar."""
+    return secrets.token_urlsafe(24)
+
+
+@dataclass
+class SecretSource:
+    """Returns a secret kept in prior state, or makes a new one (and for `-replace`d addresses).
+
+    `prior` maps address -> attributes recorded in state.
+    """
+
+    prior: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    regenerate: frozenset[str] = frozenset()
+    make: Callable[[], str] = generate_password
+
+    def get(self, address: str, path: str) -> str:
+        if address not in self.regenerate:
+            attrs = self.prior.get(address)
+            value = get_path(attrs, path) if attrs is not None else None
+            if isinstance(value, str) and value:
+                return value
+        return self.make()
+
+
+@dataclass(frozen=True)
+class ExpandContext:
+    project: Any                      # ecpctl.config.models.Project
+    secrets: SecretSource
+
+    @property
+    def namespace_prefix(self) -> str:
+        k = self.project.spec.providers.kubernetes
+        return k.namespacePrefix if k is not None else "ecp-ai-"
+
+
+class Builder:
+    """Collects one tenant's resources and hands out addresses."""
+
+    def __init__(self, tenant: str):
+        self.tenant = tenant
+        self.resources: list[Resource] = []
+
+    def address(self, provider: str, rtype: str, name: str) -> str:
+        return make_address(self.tenant, provider, rtype, name)
+
+    def add(self, provider: str, rtype: str, name: str, attributes: Mapping[str, Any], *,
+            sensitive: tuple[str, ...] = (), depends_on: tuple[str, ...] = (),
+            meta: Mapping[str, Any] | None = None) -> str:
+        addr = self.address(provider, rtype, name)
+        self.resources.append(Resource(
+            address=addr, provider=provider, type=rtype, name=name, tenant=self.tenant,
+            attributes=attributes, sensitive=sensitive,
+            depends_on=tuple(sorted(set(depends_on))), meta=meta or {}))
+        return addr

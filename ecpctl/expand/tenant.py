@@ -1,0 +1,35 @@
+"""Expand one tenant, or a whole config, into desired resources."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from ecpctl.diagnostics import ConfigError
+from ecpctl.expand.context import Builder, ExpandContext
+from ecpctl.expand.kubernetes import expand_kubernetes
+from ecpctl.expand.monitoring import expand_monitoring
+from ecpctl.expand.postgres import expand_postgres
+from ecpctl.resources import Resource
+
+
+def expand_tenant(lt, sizing, ctx: ExpandContext) -> list[Resource]:
+    b = Builder(lt.tenant.metadata.name)
+    db, db_deps = (None, ())
+    if lt.tenant.spec.database.enabled:
+        db, db_deps = expand_postgres(b, ctx, lt)
+    k8s = expand_kubernetes(b, ctx, lt, sizing, db=db, db_deps=db_deps)
+    expand_monitoring(b, ctx, lt, sizing, k8s)
+    return b.resources
+
+
+def expand_config(tenants: Iterable, sizings: dict, ctx: ExpandContext) -> tuple[Resource, ...]:
+    out: list[Resource] = []
+    diags = []
+    for lt in tenants:
+        try:
+            out.extend(expand_tenant(lt, sizings[lt.tenant.metadata.name], ctx))
+        except ConfigError as exc:
+            diags.extend(exc.diagnostics)
+    if diags:
+        raise ConfigError(f"{len(diags)} errors in spec files", diagnostics=tuple(diags))
+    return tuple(out)

@@ -1,0 +1,82 @@
+"""SLO rules from an availability target: multi-window, multi-burn-rate alerts (Google SRE workbook).
+
+Thresholds use Decimal so that 99.5% gives exactly 0.072, 0.03, 0.015 and 0.005.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+ERRORS = 'ecp_requests_total{{tenant_id="{t}",code=~"5.."}}'
+TOTAL = 'ecp_requests_total{{tenant_id="{t}"}}'
+RATIO = "tenant:ecp_request_errors:ratio_rate{w}"
+SLO_PERIOD = "30d"
+
+
+@dataclass(frozen=True)
+class BurnWindow:
+    severity: str      # page | ticket
+    long: str
+    short: str
+    factor: Decimal
+    for_: str
+
+
+WINDOWS = (
+    BurnWindow("page", "1h", "5m", Decimal("14.4"), "2m"),
+    BurnWindow("page", "6h", "30m", Decimal("6"), "15m"),
+    BurnWindow("ticket", "1d", "2h", Decimal("3"), "1h"),
+    BurnWindow("ticket", "3d", "6h", Decimal("1"), "3h"),
+)
+
+
+def error_budget(availability_percent: Decimal) -> Decimal:
+    return (Decimal(100) - Decimal(availability_percent)) / Decimal(100)
+
+
+def threshold(availability_percent: Decimal, factor: Decimal) -> Decimal:
+    return (factor * error_budget(availability_percent)).normalize()
+
+
+def _num(d: Decimal) -> str:
+    text = format(d.normalize(), "f")
+    return text
+
+
+def slo_rule_groups(tenant_id: str, availability_percent: Decimal) -> list[dict]:
+    windows = sorted({w for bw in WINDOWS for w in (bw.long, bw.short)} | {SLO_PERIOD},
+                     key=_seconds)
+    record = [{
+        "record": RATIO.format(w=w),
+        "expr": f"sum(rate({ERRORS.format(t=tenant_id)}[{w}])) / "
+                f"sum(rate({TOTAL.format(t=tenant_id)}[{w}]))",
+        "labels": {"tenant_id": tenant_id},
+    } for w in windows]
+    alerts = []
+    for bw in WINDOWS:
+        thr = _num(threshold(availability_percent, bw.factor))
+        alerts.append({
+            "alert": "ErrorBudgetBurn",
+            "expr": (f'{RATIO.format(w=bw.long)}{{tenant_id="{tenant_id}"}} > {thr} and '
+                     f'{RATIO.format(w=bw.short)}{{tenant_id="{tenant_id}"}} > {thr}'),
+            "for": bw.for_,
+            "labels": {"severity": "critical" if bw.severity == "page" else "warning",
+                       "slo_alert": bw.severity, "tenant_id": tenant_id,
+                       "long_window": bw.long, "short_window": bw.short},
+            "annotations": {
+                "summary": f"Tenant {tenant_id} is burning its error budget at "
+                           f"{_num(bw.factor)}x over {bw.long} and {bw.short}",
+                "description": f"SLO {_num(Decimal(availability_percent))}% over {SLO_PERIOD}; "
+                               f"error ratio above {thr}.",
+            },
+        })
+    return [
+        {"name": f"ecp-ai-{tenant_id}-slo-recording", "rules": record},
+        {"name": f"ecp-ai-{tenant_id}-slo-alerts", "rules": alerts},
+    ]
+
+
+def _seconds(w: str) -> int:
+    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    return int(w[:-1]) * unit[w[-1]]
