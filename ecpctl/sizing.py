@@ -1,0 +1,262 @@
+"""Sizing: concurrent sessions per service -> replicas, CPU/memory/GPU, preset quota tier, monthly cost.
+
+Pure functions over a Tenant and the service catalog; docs/sizing.md states the rules and numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from ecpctl.catalog import Preset, ServiceCatalog, default_catalog
+from ecpctl.config.models import PriceTable, Tenant, did_you_mean
+from ecpctl.diagnostics import ConfigError
+from ecpctl.quantity import format_cpu, format_memory
+
+HA_AVAILABILITY = Decimal("99.9")   # at or above: at least HA_MIN_REPLICAS of every service
+HA_MIN_REPLICAS = 2
+ABOVE_LARGEST = "+"                 # "large+": a computed quota above the largest tier
+GPU_RESOURCE = "nvidia.com/gpu"
+CENT = Decimal("0.01")
+
+
+class SizingError(ConfigError):
+    """A tenant whose load does not fit what it asks for; `path` is the spec field to blame."""
+
+    def __init__(self, message: str, path: tuple[str, ...]):
+        super().__init__(message)
+        self.path = path
+
+
+@dataclass(frozen=True)
+class ServiceSizing:
+    service: str
+    sessions: int
+    replicas: int
+    max_replicas: int
+    cpu_request_m: int           # per replica
+    cpu_limit_m: int
+    memory_request_mi: int
+    memory_limit_mi: int
+    gpus_per_replica: int
+    port: int
+    image: str                   # full reference, e.g. ecp-ai/callbot:latest
+    total_cpu_request_m: int     # x replicas
+    total_cpu_limit_m: int
+    total_memory_request_mi: int
+    total_memory_limit_mi: int
+    total_gpu: int
+    monthly_cost: Decimal
+    min_available: int = 0       # PodDisruptionBudget minAvailable
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service, "sessions": self.sessions, "replicas": self.replicas,
+            "max_replicas": self.max_replicas, "min_available": self.min_available,
+            "image": self.image, "port": self.port,
+            "per_replica": {"cpu_request": format_cpu(self.cpu_request_m),
+                            "cpu_limit": format_cpu(self.cpu_limit_m),
+                            "memory_request": format_memory(self.memory_request_mi),
+                            "memory_limit": format_memory(self.memory_limit_mi),
+                            "gpus": self.gpus_per_replica},
+            "total": {"cpu_request_m": self.total_cpu_request_m,
+                      "cpu_limit_m": self.total_cpu_limit_m,
+                      "memory_request_mi": self.total_memory_request_mi,
+                      "memory_limit_mi": self.total_memory_limit_mi,
+                      "gpus": self.total_gpu},
+            "monthly_cost": str(self.monthly_cost),
+        }
+
+
+@dataclass(frozen=True)
+class TenantSizing:
+    tenant_id: str
+    preset: str                  # resolved tier: small | medium | large | large+
+    requested_preset: str        # as written: small | medium | large | auto
+    services: tuple[ServiceSizing, ...]
+    cpu_limit_m: int             # quota of the tier
+    memory_limit_mi: int
+    gpu_limit: int
+    total_cpu_request_m: int     # sums over the services
+    total_cpu_limit_m: int
+    total_memory_request_mi: int
+    total_memory_limit_mi: int
+    total_gpu: int
+    monthly_cost: Decimal
+    currency: str
+    gpu_type: str = "t4"
+    ha: bool = False
+    pods_limit: int = 0
+
+    @property
+    def total_replicas(self) -> int:
+        return sum(s.replicas for s in self.services)
+
+    def service(self, name: str) -> ServiceSizing | None:
+        return next((s for s in self.services if s.service == name), None)
+
+    def quota_hard(self) -> dict[str, str]:
+        """`spec.hard` of the namespace ResourceQuota: the tier's limits, in canonical quantities."""
+        cpu, mem = format_cpu(self.cpu_limit_m), format_memory(self.memory_limit_mi)
+        return {
+            "limits.cpu": cpu,
+            "limits.memory": mem,
+            "pods": str(self.pods_limit),
+            "requests.cpu": cpu,
+            "requests.memory": mem,
+            f"requests.{GPU_RESOURCE}": str(self.gpu_limit),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant_id, "preset": self.preset,
+            "requested_preset": self.requested_preset, "gpu_type": self.gpu_type,
+            "high_availability": self.ha,
+            "quota": {"cpu_limit_m": self.cpu_limit_m, "memory_limit_mi": self.memory_limit_mi,
+                      "gpus": self.gpu_limit, "pods": self.pods_limit, "hard": self.quota_hard()},
+            "total": {"replicas": self.total_replicas,
+                      "cpu_request_m": self.total_cpu_request_m,
+                      "cpu_limit_m": self.total_cpu_limit_m,
+                      "memory_request_mi": self.total_memory_request_mi,
+                      "memory_limit_mi": self.total_memory_limit_mi,
+                      "gpus": self.total_gpu},
+            "services": [s.to_dict() for s in self.services],
+            "monthly_cost": str(self.monthly_cost), "currency": self.currency,
+        }
+
+
+@dataclass(frozen=True)
+class _Need:
+    cpu_m: int
+    memory_mi: int
+    gpus: int
+
+    def fits(self, p: Preset) -> bool:
+        return self.cpu_m <= p.cpu_m and self.memory_mi <= p.memory_mi and self.gpus <= p.gpus
+
+    def shortfalls(self, p: Preset) -> list[str]:
+        out = []
+        if self.cpu_m > p.cpu_m:
+            out.append(f"CPU limits {format_cpu(self.cpu_m)} > {format_cpu(p.cpu_m)}")
+        if self.memory_mi > p.memory_mi:
+            out.append(f"memory limits {format_memory(self.memory_mi)} > {format_memory(p.memory_mi)}")
+        if self.gpus > p.gpus:
+            out.append(f"GPUs {self.gpus} > {p.gpus}")
+        return out
+
+
+def replicas_for(sessions: int, sessions_per_replica: int, ha: bool) -> int:
+    """ceil(sessions / per replica); 0 sessions -> 0; at least 2 when the SLA asks for HA."""
+    if sessions <= 0:
+        return 0
+    n = math.ceil(sessions / sessions_per_replica)
+    return max(n, HA_MIN_REPLICAS) if ha else n
+
+
+def is_ha(tenant: Tenant) -> bool:
+    return tenant.spec.sla.availability >= HA_AVAILABILITY
+
+
+def _service_sizing(tenant: Tenant, name: str, sessions: int, catalog: ServiceCatalog,
+                    gpu_price: Decimal | None, price: PriceTable) -> ServiceSizing:
+    prof = catalog.service(name)
+    spec = tenant.spec
+    n = replicas_for(sessions, prof.sessions_per_replica, is_ha(tenant))
+    max_n = n * spec.autoscaling.maxReplicasFactor if spec.autoscaling.enabled else n
+    total_gpu = n * prof.gpus_per_replica
+    cpu_req, mem_req = n * prof.cpu_request_m, n * prof.memory_request_mi
+    hourly = (Decimal(cpu_req) / 1000 * price.cpuCoreHour
+              + Decimal(mem_req) / 1024 * price.memoryGiBHour
+              + (Decimal(total_gpu) * gpu_price if total_gpu else Decimal(0)))
+    return ServiceSizing(
+        service=name, sessions=sessions, replicas=n, max_replicas=max_n,
+        cpu_request_m=prof.cpu_request_m, cpu_limit_m=prof.cpu_limit_m,
+        memory_request_mi=prof.memory_request_mi, memory_limit_mi=prof.memory_limit_mi,
+        gpus_per_replica=prof.gpus_per_replica, port=prof.port,
+        image=f"{spec.image.registry}/{prof.image}:{spec.image.tag}",
+        total_cpu_request_m=cpu_req, total_cpu_limit_m=n * prof.cpu_limit_m,
+        total_memory_request_mi=mem_req, total_memory_limit_mi=n * prof.memory_limit_mi,
+        total_gpu=total_gpu,
+        monthly_cost=(hourly * price.hoursPerMonth).quantize(CENT, rounding=ROUND_HALF_UP),
+        min_available=n - 1 if n >= 2 else 0)
+
+
+def _need(tenant: Tenant, catalog: ServiceCatalog) -> _Need:
+    cpu = mem = gpus = 0
+    for name, sessions in tenant.spec.active_services.items():
+        prof = catalog.service(name)
+        n = replicas_for(sessions, prof.sessions_per_replica, is_ha(tenant))
+        cpu += n * prof.cpu_limit_m
+        mem += n * prof.memory_limit_mi
+        gpus += n * prof.gpus_per_replica
+    return _Need(cpu, mem, gpus)
+
+
+def _above_largest(need: _Need, largest: Preset) -> Preset:
+    """A quota above the largest tier: the need rounded up to whole CPUs and GiB."""
+    return Preset(
+        name=largest.name + ABOVE_LARGEST, description="computed above the largest tier",
+        cpu_m=max(largest.cpu_m, -(-need.cpu_m // 1000) * 1000),
+        memory_mi=max(largest.memory_mi, -(-need.memory_mi // 1024) * 1024),
+        gpus=max(largest.gpus, need.gpus))
+
+
+def _resolve(tenant: Tenant, need: _Need, catalog: ServiceCatalog) -> Preset:
+    requested = tenant.spec.preset
+    smallest_fit = next((p for p in catalog.presets.values() if need.fits(p)), None)
+    if requested == "auto":
+        return smallest_fit or _above_largest(need, catalog.largest)
+    chosen = catalog.presets.get(requested)
+    if chosen is None:
+        raise SizingError(f"unknown preset '{requested}'{did_you_mean(requested, catalog.presets)}",
+                          ("spec", "preset"))
+    if need.fits(chosen):
+        return chosen
+    hint = (f"use preset '{smallest_fit.name}' or auto" if smallest_fit else
+            f"the load is above '{catalog.largest.name}': use preset auto for a computed quota")
+    raise SizingError(f"preset '{requested}' is too small for these services "
+                      f"({', '.join(need.shortfalls(chosen))}); {hint}", ("spec", "preset"))
+
+
+def preset_problem(tenant: Tenant, catalog: ServiceCatalog | None = None) -> SizingError | None:
+    """The reason the tenant's explicit preset cannot hold its load, or None."""
+    catalog = catalog or default_catalog()
+    try:
+        _resolve(tenant, _need(tenant, catalog), catalog)
+    except SizingError as exc:
+        return exc
+    return None
+
+
+def size_tenant(tenant: Tenant, price: PriceTable, catalog: ServiceCatalog | None = None
+                ) -> TenantSizing:
+    """Replicas, resources, quota tier and monthly cost of one tenant; raises SizingError."""
+    catalog = catalog or default_catalog()
+    need = _need(tenant, catalog)
+    tier = _resolve(tenant, need, catalog)
+    gpu_type = tenant.spec.gpuType
+    gpu_price = price.gpuHour.get(gpu_type)
+    if need.gpus and gpu_price is None:
+        raise SizingError(f"GPU type '{gpu_type}' has no price in the project's price.gpuHour",
+                          ("spec", "gpuType"))
+    services = tuple(_service_sizing(tenant, name, sessions, catalog, gpu_price, price)
+                     for name, sessions in tenant.spec.active_services.items())
+    return TenantSizing(
+        tenant_id=tenant.metadata.name, preset=tier.name, requested_preset=tenant.spec.preset,
+        services=services, cpu_limit_m=tier.cpu_m, memory_limit_mi=tier.memory_mi,
+        gpu_limit=tier.gpus,
+        total_cpu_request_m=sum(s.total_cpu_request_m for s in services),
+        total_cpu_limit_m=sum(s.total_cpu_limit_m for s in services),
+        total_memory_request_mi=sum(s.total_memory_request_mi for s in services),
+        total_memory_limit_mi=sum(s.total_memory_limit_mi for s in services),
+        total_gpu=sum(s.total_gpu for s in services),
+        monthly_cost=sum((s.monthly_cost for s in services), Decimal("0.00")),
+        currency=price.currency, gpu_type=gpu_type, ha=is_ha(tenant),
+        # every replica the HPAs may add, plus one surge pod per Deployment during a rollout
+        pods_limit=sum(s.max_replicas for s in services) + len(services))
+
+
+__all__ = ["ServiceSizing", "TenantSizing", "SizingError", "size_tenant", "preset_problem",
+           "replicas_for", "is_ha", "HA_AVAILABILITY", "HA_MIN_REPLICAS"]
