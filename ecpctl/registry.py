@@ -17,10 +17,11 @@ def tenant_record(lt, sizing, *, status: str) -> TenantRecord:
         status=status,
         service_requirements={k: int(v) for k, v in spec.services.items()},
         resources={
-            "cpu": format_cpu(sizing.total_cpu_limit_m) if hasattr(sizing, "total_cpu_limit_m")
-            else format_cpu(sizing.cpu_limit_m),
-            "memory": format_memory(sizing.memory_limit_mi),
-            "gpu": sizing.gpu_limit,
+            "cpu_requests": format_cpu(sizing.total_cpu_request_m),
+            "cpu_limits": format_cpu(sizing.total_cpu_limit_m),
+            "memory_requests": format_memory(sizing.total_memory_request_mi),
+            "memory_limits": format_memory(sizing.total_memory_limit_mi),
+            "gpu": sizing.total_gpu,
             "replicas": {s.service: s.replicas for s in sizing.services},
             "monthly_cost": f"{sizing.monthly_cost} {sizing.currency}",
         },

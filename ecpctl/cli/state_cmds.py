@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ecpctl.cli.context import CliContext
 from ecpctl.cli.output import console
-from ecpctl.diagnostics import EcpctlError, StateError
+from ecpctl.diagnostics import StateError
 from ecpctl.paths import redact
 from ecpctl.resources import Address, matches
 
@@ -237,5 +237,3 @@ def register(cli: click.Group) -> None:
                           str(r.updated_at)[:19])
         console().print(table)
 
-
-__all__ = ["register", "EcpctlError"]

@@ -109,7 +109,6 @@ def expand_kubernetes(b: Builder, ctx: ExpandContext, lt, sizing, *, db: dict | 
         env_from.append({"secretRef": {"name": "ecp-ai-db"}})
         pod_deps.append(secret)
 
-    availability = spec.sla.availability
     for svc in sizing.services:
         name = svc.service
         sel = {"app.kubernetes.io/name": name, TENANT_LABEL: tid}
@@ -171,9 +170,8 @@ def expand_kubernetes(b: Builder, ctx: ExpandContext, lt, sizing, *, db: dict | 
                             "averageUtilization": spec.autoscaling.targetCPUUtilization}}}],
                 }}, depends_on=(d_addr,))
         pdb_spec: dict[str, Any] = {"selector": {"matchLabels": sel}}
-        if svc.replicas >= 2:
-            # high availability: keep all but one replica through voluntary disruptions
-            pdb_spec["minAvailable"] = svc.replicas - 1 if availability >= 99.9 else 1
+        if svc.min_available:
+            pdb_spec["minAvailable"] = svc.min_available
         else:
             pdb_spec["maxUnavailable"] = 1
         add_object(b, {

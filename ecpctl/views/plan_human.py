@@ -117,7 +117,7 @@ def render_change(c: ResourceChange) -> list[Text]:
     w = _Writer()
     head = Text(f"  # {c.address} {HEADLINE[c.action]}", style="bold")
     w.lines.append(head)
-    if c.reason:
+    if c.reason and not (c.action is Action.CREATE and c.reason == "not in state"):
         w.lines.append(Text(f"  # ({c.reason})"))
     sym = c.action.symbol
     w.line(2, sym, f'resource "{c.type}" "{c.name}" {{')
