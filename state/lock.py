@@ -71,7 +71,9 @@ class Locker:
 
     def __init__(self, db: Database):
         self._db = db
-        self._sessions: dict[str, Connection] = {}   # lock id -> connection holding the advisory lock
+        # lock id -> the connection holding its advisory lock (None on SQLite), for every lock
+        # this store took and did not release yet
+        self._held: dict[str, Connection | None] = {}
         self._mutex = threading.Lock()
 
     def acquire(self, workspace: str, operation: str, timeout: float) -> LockInfo:
@@ -119,9 +121,8 @@ class Locker:
                 session.close()
             raise
         if inserted:
-            if session is not None:
-                with self._mutex:
-                    self._sessions[info.id] = session
+            with self._mutex:
+                self._held[info.id] = session
             return info
         holder = self.current(workspace)
         if session is not None:
@@ -158,7 +159,7 @@ class Locker:
     def release_all(self) -> None:
         """Locks still held when the store closes are released, as an interrupted apply should."""
         with self._mutex:
-            held = list(self._sessions)
+            held = list(self._held)
         for lock_id in held:
             try:
                 with self._db.write("unlock") as conn:
@@ -169,7 +170,7 @@ class Locker:
 
     def _end_session(self, lock_id: str) -> None:
         with self._mutex:
-            session = self._sessions.pop(lock_id, None)
+            session = self._held.pop(lock_id, None)
         if session is not None:
             session.close()   # ends the server session, which releases its advisory lock
 
