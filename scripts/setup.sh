@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what ecpctl and its tests need on a fresh Debian machine, skipping what is already there:
+# Postgres 15, promtool and Alertmanager from Debian's packages, the Python package, and the
+# Kubernetes control plane built from source into ~/.cache/ecpctl-testenv (first build: ~25 minutes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql postgresql-contrib)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+python3 -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v -e "Running pip as the 'root' user" -e "dependency conflicts" -e "which is incompatible" || true
+python3 -c "import ecpctl, click, pydantic, sqlalchemy, psycopg" 
+
+if [ "${ECPCTL_SKIP_KUBE:-0}" != "1" ]; then
+  python3 -m tests.testenv build
+fi
