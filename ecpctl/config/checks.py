@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 from ecpctl.catalog import ServiceCatalog
 from ecpctl.config.documents import RawDocument
-from ecpctl.config.models import Project, Tenant, did_you_mean
+from ecpctl.config.models import Project, Tenant
 from ecpctl.config.positions import format_path
 from ecpctl.config.types import DEFAULT_NAMESPACE_PREFIX, NAMESPACE_MAX
 from ecpctl.diagnostics import Diagnostic
@@ -70,10 +70,10 @@ def tenant_against_project(t: Parsed, project: Project, catalog: ServiceCatalog)
     uses_gpu = any(catalog.service(s).uses_gpu for s in tenant.spec.active_services)
     explicit = "gpuType" in tenant.spec.model_fields_set
     if gpu_type not in prices and (uses_gpu or explicit):
-        known = ", ".join(sorted(prices)) or "no GPU types"
+        known = ", ".join(sorted(prices)) or "none"
+        what = f"GPU type '{gpu_type}'" + ("" if explicit else " (the default)")
         diags.append(at(t.doc, ("spec", "gpuType"),
-                        f"unknown GPU type '{gpu_type}'{did_you_mean(gpu_type, prices)}: "
-                        f"the project's price.gpuHour lists {known}"))
+                        f"{what} has no price in the project's price.gpuHour (it lists {known})"))
 
     problem = preset_problem(tenant, catalog)
     if problem is not None:

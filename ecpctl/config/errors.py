@@ -69,14 +69,27 @@ def problems_from(exc: ValidationError, model: type[BaseModel]) -> list[Problem]
         if loc and loc[-1] == "[key]":
             out.append(Problem(loc[:-1], _message(err), Anchor.KEY))
         elif etype == "extra_forbidden":
-            key = loc[-1]
-            known = allowed_fields(model, loc[:-1])
-            out.append(Problem(loc, f"unknown field '{key}'{did_you_mean(key, known)}", Anchor.EXTRA))
+            out.append(Problem(loc, unknown_field(loc[-1], allowed_fields(model, loc[:-1])),
+                               Anchor.EXTRA))
         elif etype == "missing":
             out.append(Problem(loc, _message(err), Anchor.HOLDER))
         else:
             out.append(Problem(loc, _message(err)))
     return out
+
+
+# Names the product's web API used for fields that are spelled differently in spec files.
+SYNONYMS = {
+    "duration": "for", "alert_name": "name", "recipients": "to", "tenant_id": "name",
+    "service_requirements": "services", "sla_target": "sla", "response_time": "responseTime",
+    "concurrent_users": "concurrentUsers", "gpu_type": "gpuType", "is_demo": "demo",
+}
+
+
+def unknown_field(key: Any, known: list[str]) -> str:
+    synonym = SYNONYMS.get(str(key))
+    hint = f" (did you mean '{synonym}'?)" if synonym in known else did_you_mean(key, known)
+    return f"unknown field '{key}'{hint}"
 
 
 def _message(err: dict) -> str:

@@ -140,13 +140,13 @@ def validate_document(doc: RawDocument) -> tuple[Any, list[Diagnostic]]:
                          f"unsupported apiVersion '{api}' (expected '{API_VERSION}')"))
     kind = data.get("kind")
     if "kind" not in data:
-        diags.append(_at(doc, ("kind",), f"missing required field (one of {_kinds()})",
+        diags.append(_at(doc, ("kind",), f"missing required field (expected {_kinds()})",
                          Anchor.HOLDER))
         return None, diags
     model = KINDS.get(kind) if isinstance(kind, str) else None
     if model is None:
-        diags.append(_at(doc, ("kind",),
-                         f"unknown kind '{kind}'{did_you_mean(kind, KINDS)} (one of {_kinds()})"))
+        hint = did_you_mean(kind, KINDS) or f" (expected {_kinds()})"
+        diags.append(_at(doc, ("kind",), f"unknown kind '{kind}'{hint}"))
         return None, diags
     # apiVersion is reported above; validate the rest as if it were right
     try:
@@ -158,7 +158,7 @@ def validate_document(doc: RawDocument) -> tuple[Any, list[Diagnostic]]:
 
 
 def _kinds() -> str:
-    return ", ".join(f"'{k}'" for k in KINDS)
+    return " or ".join(f"'{k}'" for k in KINDS)
 
 
 def _at(doc: RawDocument, path: tuple, summary: str, anchor: Anchor = Anchor.VALUE) -> Diagnostic:

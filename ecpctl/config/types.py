@@ -148,14 +148,15 @@ PromDuration = Annotated[str, BeforeValidator(_prom_duration), WithJsonSchema(_D
 # ---------------------------------------------------------------- patterned strings
 
 def patterned(regex: str, message: str, *, max_length: int | None = None,
-              extra: Callable[[str], str | None] | None = None, description: str | None = None) -> Any:
+              extra: Callable[[str], str | None] | None = None, description: str | None = None,
+              length_note: str = "") -> Any:
     """A str type checked against `regex` (full match); `extra` returns a further error or None."""
     compiled = re.compile(regex)
 
     def check(value: Any) -> str:
         text = _require_str(value)
         if max_length is not None and len(text) > max_length:
-            raise fail(f"must be at most {max_length} characters")
+            raise fail(f"must be at most {max_length} characters{length_note}")
         if not compiled.fullmatch(text):
             raise fail(message)
         if extra is not None and (problem := extra(text)):
@@ -186,6 +187,7 @@ DNS_LABEL_MESSAGE = ("must be a DNS label: lowercase letters, digits and '-', "
 
 TenantName = patterned(
     _DNS_LABEL, DNS_LABEL_MESSAGE, max_length=TENANT_NAME_MAX,
+    length_note=f" (the namespace '{DEFAULT_NAMESPACE_PREFIX}<name>' must fit in {NAMESPACE_MAX})",
     description="Tenant id: a DNS label of at most 56 characters (namespace 'ecp-ai-<name>' <= 63).")
 DnsLabel = patterned(_DNS_LABEL, DNS_LABEL_MESSAGE, max_length=63)
 DnsName = patterned(
