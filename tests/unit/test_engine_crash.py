@@ -74,7 +74,8 @@ def test_sigint_lets_running_work_finish_and_saves_state(ecpctl, spec_dir):
                  env={"ECPCTL_FAKE_DELAY": "0.2"})
     early = wait_for_lines(proc, r"Creation complete", 2)
     os.kill(proc.pid, signal.SIGINT)
-    rest, _ = proc.communicate(timeout=60)
+    rest = proc.stdout.read()      # not communicate(): it would skip what readline buffered
+    proc.wait(timeout=60)
     out = "".join(early) + rest
     assert proc.returncode != 0
     assert "Interrupt received" in out
