@@ -54,18 +54,16 @@ def test_sigkill_mid_apply_leaves_exactly_the_remaining_work(ecpctl, spec_dir, k
     proc.wait(timeout=10)
     done = state_addresses(ecpctl)
     assert kill_after <= len(done) < len(total)
-    # the dead holder's lock is detected, reported, and can be released
-    r = ecpctl("plan", str(spec_dir))
     remaining = planned_creates(ecpctl, spec_dir)
     assert remaining == total - done
     r = ecpctl("apply", str(spec_dir), "--auto-approve")
-    if r.exit_code != 0:
-        assert "appears dead" in r.output
-        lock_id = re.search(r"force-unlock (\S+)`", r.output).group(1)
-        assert ecpctl("force-unlock", lock_id, "--yes").exit_code == 0
-        r = ecpctl("apply", str(spec_dir), "--auto-approve")
+    assert r.exit_code == 1
+    assert "appears dead" in r.output and f"(pid {proc.pid})" in r.output
+    lock_id = re.search(r"force-unlock (\S+)`", r.output).group(1)
+    assert ecpctl("force-unlock", lock_id, "--yes").exit_code == 0
+    r = ecpctl("apply", str(spec_dir), "--auto-approve")
     assert r.exit_code == 0, r.output
-    assert f"{len(total - done)} added" in r.output
+    assert f"{len(total - done)} added" in r.output   # the dead holder's lock was released above
     assert "No changes." in ecpctl("plan", str(spec_dir)).output
 
 
