@@ -55,12 +55,12 @@ def expand_postgres(b: Builder, ctx: ExpandContext, lt) -> tuple[dict[str, Any],
     dbs = t.spec.database
     n = names(ctx, tid)
     owner = b.add(PROVIDER, "role", n["owner"], {
-        "name": n["owner"], "login": False, "connection_limit": -1, "inherit": True})
+        "name": n["owner"], "login": False, "connection_limit": -1, "inherit": True, "config": {}})
     app_addr = b.address(PROVIDER, "role", n["app"])
     password = ctx.secrets.get(app_addr, "password")
     app = b.add(PROVIDER, "role", n["app"], {
         "name": n["app"], "login": True, "connection_limit": dbs.connectionLimit,
-        "inherit": True, "password": password}, sensitive=("password",))
+        "inherit": True, "config": {}, "password": password}, sensitive=("password",))
     database = b.add(PROVIDER, "database", n["database"], {
         "name": n["database"], "owner": n["owner"], "encoding": dbs.encoding,
         "locale": dbs.locale, "connection_limit": dbs.connectionLimit}, depends_on=(owner,))

@@ -1,0 +1,296 @@
+"""Where the admin DSN comes from, a small connection pool per database, and the translation of
+psycopg's errors into the project's ProviderError at the provider's edge.
+
+The DSN is read from an environment variable or a file named in the Project file, never from the
+command line (where `ps` and shell history would show it). Nothing here ever formats the DSN or a
+password into a message: every message passes through `Scrubber` as well, as a second guard.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, TypeVar
+
+import psycopg
+from psycopg import conninfo as pg_conninfo
+from psycopg import errors as pg_errors
+
+from ecpctl.diagnostics import ProviderError, ProviderNotConfigured
+
+T = TypeVar("T")
+
+DEFAULT_DSN_ENV = "ECPCTL_POSTGRES_DSN"
+DEFAULT_POOL_SIZE = 10            # matches apply's default parallelism
+CONNECT_TIMEOUT = 10              # seconds, per connection attempt
+ACQUIRE_TIMEOUT = 120.0           # seconds to wait for a free pooled connection
+APPLICATION_NAME = "ecpctl"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The Project file's `spec.providers.postgres` block, as the provider uses it."""
+
+    dsn_env: str = DEFAULT_DSN_ENV
+    dsn_file: str | None = None
+    admin_role: str | None = None
+    pool_size: int = DEFAULT_POOL_SIZE
+
+    @classmethod
+    def from_mapping(cls, settings: Mapping[str, Any], options: Mapping[str, Any] | None = None
+                     ) -> "Settings":
+        opts = options or {}
+        return cls(dsn_env=settings.get("dsnEnv") or DEFAULT_DSN_ENV,
+                   dsn_file=settings.get("dsnFile") or None,
+                   admin_role=settings.get("adminRole") or None,
+                   pool_size=int(opts.get("pool_size") or DEFAULT_POOL_SIZE))
+
+    @property
+    def source(self) -> str:
+        """Which setting the DSN came from, for messages that tell the user what to fix."""
+        if self.dsn_file:
+            return f"the DSN file {self.dsn_file} (providers.postgres.dsnFile)"
+        return f"the DSN in ${self.dsn_env} (providers.postgres.dsnEnv)"
+
+
+def load_dsn(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    if settings.dsn_file:
+        path = Path(settings.dsn_file).expanduser()
+        try:
+            dsn = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ProviderNotConfigured(
+                f"cannot read the Postgres DSN file {path} (providers.postgres.dsnFile): "
+                f"{exc.strerror or exc.__class__.__name__}") from None
+        if not dsn:
+            raise ProviderNotConfigured(f"the Postgres DSN file {path} (providers.postgres.dsnFile) "
+                                        "is empty")
+        return dsn
+    dsn = env.get(settings.dsn_env, "").strip()
+    if not dsn:
+        raise ProviderNotConfigured(
+            f"environment variable {settings.dsn_env} is not set: export the admin DSN in it, or "
+            "name another variable (providers.postgres.dsnEnv) or a file (providers.postgres.dsnFile) "
+            "in the Project file")
+    return dsn
+
+
+def parse_dsn(dsn: str, settings: Settings) -> dict[str, Any]:
+    try:
+        params = pg_conninfo.conninfo_to_dict(dsn)
+    except psycopg.Error:
+        # psycopg's message can quote a fragment of the string, which may hold the password
+        raise ProviderNotConfigured(
+            f"{settings.source} is not a valid Postgres connection string (expected key=value "
+            "pairs or a postgresql://user@host:port/dbname URL)") from None
+    return {k: v for k, v in params.items() if v is not None}
+
+
+class Scrubber:
+    """Removes known secrets (the DSN's password, role passwords handled) from any text."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, secret: Any) -> None:
+        if isinstance(secret, str) and len(secret) >= 4:
+            with self._lock:
+                self._secrets.add(secret)
+
+    def __call__(self, text: str) -> str:
+        with self._lock:
+            secrets = sorted(self._secrets, key=len, reverse=True)
+        for s in secrets:
+            text = text.replace(s, "***")
+        return text
+
+
+def one_line(text: str) -> str:
+    """psycopg's connection errors span lines (one per host tried, plus hints): join them."""
+    parts = [p.strip() for p in str(text).splitlines() if p.strip()]
+    return "; ".join(parts)
+
+
+# --- error translation -----------------------------------------------------------------------
+
+_RETRYABLE_CLASSES = ("08", "40", "53", "57")        # connection, rollback, resources, shutdown
+_RETRYABLE_STATES = {"55P03", "55006"}                # lock not available, object in use
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) and \
+            not getattr(exc, "sqlstate", None):
+        return True                                    # the client lost or never had a connection
+    state = getattr(exc, "sqlstate", None) or ""
+    if state[:2] in _RETRYABLE_CLASSES or state in _RETRYABLE_STATES:
+        return True
+    # concurrent catalog updates outside our own locks (another tool): safe to try again
+    return "tuple concurrently updated" in str(exc)
+
+
+def translate(exc: BaseException, *, op: str, scrub: Callable[[str], str],
+              needs: str | None = None, address: str | None = None) -> ProviderError:
+    """One ProviderError, one line, no secret, for any psycopg error raised by `op`."""
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) or one_line(str(exc)) or exc.__class__.__name__
+    state = getattr(exc, "sqlstate", None)
+    if isinstance(exc, pg_errors.InsufficientPrivilege):
+        msg = f"{op}: {primary}"
+        if needs:
+            msg += f": the admin role needs {needs}"
+        else:
+            hint = getattr(diag, "message_hint", None)
+            if hint and "\n" not in hint:
+                msg += f" ({hint.rstrip('.')})"
+    elif is_retryable(exc):
+        msg = f"{op}: {primary}" + (f" (SQLSTATE {state})" if state else "")
+    else:
+        msg = f"{op}: {primary}" + (f" (SQLSTATE {state})" if state else "")
+    return ProviderError(scrub(one_line(msg)), address=address, retryable=is_retryable(exc))
+
+
+def connect_error(exc: BaseException, settings: Settings, scrub: Callable[[str], str],
+                  dbname: str) -> ProviderError:
+    """A failed connection names the setting to fix; the server's reason is kept, the DSN is not."""
+    reason = scrub(one_line(str(exc)))
+    reason = reason.removeprefix("connection failed: ")
+    lower = reason.lower()
+    # a refused or lost connection may heal (a restarting server); bad credentials never do
+    permanent = any(s in lower for s in ("authentication failed", "no password supplied",
+                                         "no pg_hba.conf entry", "does not exist"))
+    retryable = isinstance(exc, psycopg.OperationalError) and not permanent
+    return ProviderError(f"cannot connect to Postgres (database {dbname!r}) with {settings.source}: "
+                         f"{reason}", retryable=retryable)
+
+
+# --- pool ------------------------------------------------------------------------------------
+
+class Pool:
+    """At most `max_size` open connections over all databases, idle ones kept per database.
+
+    Connections are in autocommit mode: statements that must not run in a transaction (CREATE
+    DATABASE, DROP DATABASE) just run, and everything else opens `conn.transaction()` explicitly.
+    """
+
+    def __init__(self, params: Mapping[str, Any], settings: Settings, scrub: Callable[[str], str],
+                 max_size: int = DEFAULT_POOL_SIZE):
+        self._params = dict(params)
+        self._settings = settings
+        self._scrub = scrub
+        self._slots = threading.BoundedSemaphore(max_size)
+        self._lock = threading.Lock()
+        self._idle: list[tuple[str, psycopg.Connection]] = []    # oldest first
+        self._open = 0
+        self._max = max_size
+        self.connects = 0
+
+    @property
+    def admin_db(self) -> str:
+        return self._params.get("dbname") or "postgres"
+
+    def connect(self, dbname: str) -> psycopg.Connection:
+        params = {**self._params, "dbname": dbname}
+        params.setdefault("application_name", APPLICATION_NAME)
+        params.setdefault("connect_timeout", CONNECT_TIMEOUT)
+        try:
+            conn = psycopg.connect(pg_conninfo.make_conninfo(**params), autocommit=True)
+        except psycopg.Error as exc:
+            raise connect_error(exc, self._settings, self._scrub, dbname) from None
+        self.connects += 1
+        return conn
+
+    def run(self, dbname: str, fn: Callable[[psycopg.Connection], T]) -> T:
+        """fn(conn) on a connection to `dbname`. A pooled connection found dead (the server
+        restarted since it was last used) is replaced and fn run once more, so fn must be safe to
+        run again: every caller reads the catalog before it changes anything."""
+        if not self._slots.acquire(timeout=ACQUIRE_TIMEOUT):
+            raise ProviderError("timed out waiting for a free Postgres connection", retryable=True)
+        try:
+            conn, reused = self._checkout(dbname)
+            try:
+                return fn(conn)
+            except psycopg.OperationalError:
+                if not (reused and conn.broken):
+                    raise
+            finally:
+                self._checkin(dbname, conn)           # closes and forgets a broken connection
+            conn = self._fresh(dbname)
+            try:
+                return fn(conn)
+            finally:
+                self._checkin(dbname, conn)
+        finally:
+            self._slots.release()
+
+    def forget(self, dbname: str) -> None:
+        """Close idle connections to `dbname` (before it is dropped)."""
+        with self._lock:
+            mine = [c for d, c in self._idle if d == dbname]
+            self._idle = [(d, c) for d, c in self._idle if d != dbname]
+            self._open -= len(mine)
+        for c in mine:
+            _close_quietly(c)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._open -= len(idle)
+        for _, c in idle:
+            _close_quietly(c)
+
+    # internals: a slot is held by the caller of each of these
+
+    def _checkout(self, dbname: str) -> tuple[psycopg.Connection, bool]:
+        with self._lock:
+            for i in range(len(self._idle) - 1, -1, -1):
+                if self._idle[i][0] == dbname:
+                    conn = self._idle.pop(i)[1]
+                    if not conn.closed:
+                        return conn, True
+                    self._open -= 1
+        return self._fresh(dbname), False
+
+    def _fresh(self, dbname: str) -> psycopg.Connection:
+        victim = None
+        with self._lock:
+            if self._open >= self._max and self._idle:
+                victim = self._idle.pop(0)[1]          # the least recently used other database
+                self._open -= 1
+            self._open += 1
+        if victim is not None:
+            _close_quietly(victim)
+        try:
+            return self.connect(dbname)
+        except BaseException:
+            with self._lock:
+                self._open -= 1
+            raise
+
+    def _checkin(self, dbname: str, conn: psycopg.Connection) -> None:
+        if conn.closed or conn.broken:
+            self._discard(conn)
+            return
+        try:
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.rollback()
+        except psycopg.Error:
+            self._discard(conn)
+            return
+        with self._lock:
+            self._idle.append((dbname, conn))
+
+    def _discard(self, conn: psycopg.Connection) -> None:
+        with self._lock:
+            self._open -= 1
+        _close_quietly(conn)
+
+
+def _close_quietly(conn: psycopg.Connection) -> None:
+    try:
+        conn.close()
+    except Exception:  # noqa: BLE001 - a dead connection may fail to close; it is gone either way
+        pass
