@@ -43,6 +43,16 @@ def cross_reference_error(problems: list[tuple[tuple, str]]) -> PydanticCustomEr
 class SpecModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_default(cls, data: Any) -> Any:
+        """`monitoring:` with nothing after it (YAML null) means "use the default", as in Kubernetes."""
+        if not isinstance(data, dict):
+            return data
+        optional = {f.alias or name for name, f in cls.model_fields.items() if not f.is_required()}
+        optional |= {name for name, f in cls.model_fields.items() if not f.is_required()}
+        return {k: v for k, v in data.items() if not (v is None and k in optional)}
+
 
 def _service_type(value: Any) -> str:
     if not isinstance(value, str) or value not in SERVICE_TYPES:
