@@ -121,12 +121,11 @@ def _execute(obj: CliContext, plan: Plan, providers: ProviderSet, *, parallelism
     try:
         snap = store.snapshot(obj.workspace)
         check_fresh(plan, snap.lineage, snap.serial, obj.workspace)
-        if desired is not None:
-            for tid in sorted(tenants_touched(plan)):
-                lt = desired.config.tenant(tid) if not plan.destroy else None
-                if lt is not None:
-                    store.upsert_tenant(obj.workspace, tenant_record(lt, desired.sizings[tid],
-                                                                     status="applying"))
+        declared = set(desired.config.tenant_ids) if desired is not None and not plan.destroy \
+            else set()
+        for tid in sorted(tenants_touched(plan) & declared):
+            store.upsert_tenant(obj.workspace, tenant_record(
+                desired.config.tenant(tid), desired.sizings[tid], status="applying"))
         with _interrupt_to_event() as stop:
             outcome = run_apply(plan, providers, store, lock=lock, parallelism=parallelism,
                                 events=ProgressView(con), stop=stop)
@@ -135,7 +134,7 @@ def _execute(obj: CliContext, plan: Plan, providers: ProviderSet, *, parallelism
         for tid in sorted(tenants_touched(plan)):
             if tenant_gone(tid, remaining):
                 store.remove_tenant(obj.workspace, tid)
-            elif desired is not None and desired.config.tenant(tid) is not None:
+            elif tid in declared:
                 status = "failed" if tid in failed_tenants else "running"
                 store.upsert_tenant(obj.workspace, tenant_record(desired.config.tenant(tid),
                                                                  desired.sizings[tid], status=status))
@@ -249,8 +248,7 @@ def register(cli: click.Group) -> None:
         desired = desired_state(path)
         g = desired.graph
         if tenant is not None:
-            if desired.config.tenant(tenant) is None:
-                raise EcpctlError(f"--tenant {tenant}: no such tenant in {path}")
+            desired.config.tenant(tenant)    # raises, with a did-you-mean, when unknown
             g = g.subgraph([n for n in g.nodes if n.split(".")[1] == tenant]).copy()
         click.echo(to_dot(g) if fmt == "dot" else to_mermaid(g), nl=False)
 

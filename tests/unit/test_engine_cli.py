@@ -204,3 +204,17 @@ def test_plan_destroy_json_lists_deletes(ecpctl, spec_dir):
     assert {tuple(c["actions"]) for c in doc["resource_changes"]} == {("delete",)}
     assert doc["summary"] == {"add": 0, "change": 0, "destroy": 44, "no_op": 0}
 
+
+
+def test_tenant_removed_from_config_is_destroyed_and_leaves_the_registry(ecpctl, spec_dir):
+    assert ecpctl("apply", str(spec_dir), "--auto-approve").exit_code == 0
+    tenants = json.loads(ecpctl("tenants", "--json").output)["tenants"]
+    assert {t["tenant_id"]: t["status"] for t in tenants} == {"acme": "running", "globex": "running"}
+    (spec_dir / "globex.yaml").unlink()
+    r = ecpctl("apply", str(spec_dir), "--auto-approve")
+    assert r.exit_code == 0, r.output
+    assert "14 destroyed" in r.output
+    tenants = json.loads(ecpctl("tenants", "--json").output)["tenants"]
+    assert [t["tenant_id"] for t in tenants] == ["acme"]
+    assert tenants[0]["preset"] == "small" and tenants[0]["service_requirements"] == {
+        "callbot": 10, "chatbot": 20}

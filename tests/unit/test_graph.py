@@ -1,0 +1,74 @@
+"""The resource graph: cycles reported as a path, unknown dependencies named, dot/mermaid output."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecpctl.diagnostics import GraphError
+from ecpctl.graph import build_graph, ordered, to_dot, to_mermaid
+from ecpctl.walk import walk
+
+
+def test_cycle_is_reported_as_a_path():
+    with pytest.raises(GraphError) as err:
+        build_graph({"a": ["c"], "b": ["a"], "c": ["b"], "d": []})
+    msg = str(err.value)
+    assert msg.startswith("dependency cycle: ")
+    path = msg.removeprefix("dependency cycle: ").split(" -> ")
+    assert path[0] == path[-1] and set(path) == {"a", "b", "c"} and len(path) == 4
+
+
+def test_unknown_dependency_is_named():
+    with pytest.raises(GraphError, match="x: depends on unknown resource y"):
+        build_graph({"x": ["y"]})
+
+
+def test_order_and_formats():
+    g = build_graph({"ns": [], "deploy": ["ns", "cm"], "cm": ["ns"]})
+    assert ordered(g) == ["ns", "cm", "deploy"]
+    assert '"ns" -> "cm";' in to_dot(g)
+    assert to_mermaid(g).startswith("flowchart LR\n")
+
+
+def test_walk_starts_a_node_as_soon_as_its_own_dependencies_finish():
+    import threading
+    import time
+    # slow -> after_slow; fast -> after_fast. after_fast must not wait for slow.
+    g = build_graph({"slow": [], "fast": [], "after_slow": ["slow"], "after_fast": ["fast"]})
+    finished: list[str] = []
+    lock = threading.Lock()
+
+    def work(node):
+        time.sleep(0.3 if node == "slow" else 0.01)
+        with lock:
+            finished.append(node)
+
+    result = walk(g, work, parallelism=4)
+    assert not result.failed
+    assert finished.index("after_fast") < finished.index("slow")
+
+
+def test_walk_skips_downstream_of_a_failure_and_finishes_other_branches():
+    g = build_graph({"a": [], "b": ["a"], "c": ["b"], "x": [], "y": ["x"]})
+
+    def work(node):
+        if node == "a":
+            raise RuntimeError("boom")
+
+    result = walk(g, work, parallelism=2)
+    assert set(result.failed) == {"a"}
+    assert result.skipped == {"b": "a", "c": "a"}
+    assert set(result.done) == {"x", "y"}
+
+
+def test_graph_command(ecpctl, spec_dir):
+    r = ecpctl("graph", str(spec_dir), "--tenant", "globex")
+    assert r.exit_code == 0
+    assert r.output.startswith("digraph ecpctl {")
+    assert ('"tenant.globex.kubernetes.v1.Namespace.ecp-ai-globex" -> '
+            '"tenant.globex.kubernetes.v1.ServiceAccount.ecp-ai";') in r.output
+    assert "tenant.acme" not in r.output
+    r = ecpctl("graph", str(spec_dir), "--format", "mermaid")
+    assert r.output.startswith("flowchart LR")
+    r = ecpctl("graph", str(spec_dir), "--tenant", "nope")
+    assert r.exit_code == 1 and "no tenant 'nope'" in r.output
