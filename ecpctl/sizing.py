@@ -6,7 +6,7 @@ Pure functions over a Tenant and the service catalog; docs/sizing.md states the 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -50,11 +50,16 @@ class ServiceSizing:
     total_gpu: int
     monthly_cost: Decimal
     min_available: int = 0       # PodDisruptionBudget minAvailable
+    # RollingUpdate: surge one pod only when the quota has room for it beside the steady state,
+    # else replace in place (a GPU service in a tier whose GPUs are all used)
+    max_surge: int = 1
+    max_unavailable: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "service": self.service, "sessions": self.sessions, "replicas": self.replicas,
             "max_replicas": self.max_replicas, "min_available": self.min_available,
+            "rollout": {"max_surge": self.max_surge, "max_unavailable": self.max_unavailable},
             "image": self.image, "port": self.port,
             "per_replica": {"cpu_request": format_cpu(self.cpu_request_m),
                             "cpu_limit": format_cpu(self.cpu_limit_m),
@@ -183,6 +188,15 @@ def _service_sizing(tenant: Tenant, name: str, sessions: int, catalog: ServiceCa
         min_available=n - 1 if n >= 2 else 0)
 
 
+def _with_rollout(svc: ServiceSizing, tier: Preset, need: _Need) -> ServiceSizing:
+    """One surge pod when the tier holds it next to everything else, else one pod down at a time."""
+    room = (svc.cpu_limit_m <= tier.cpu_m - need.cpu_m
+            and svc.memory_limit_mi <= tier.memory_mi - need.memory_mi
+            and svc.gpus_per_replica <= tier.gpus - need.gpus)
+    return replace(svc, max_surge=1, max_unavailable=0) if room else \
+        replace(svc, max_surge=0, max_unavailable=1)
+
+
 def _need(tenant: Tenant, catalog: ServiceCatalog) -> _Need:
     cpu = mem = gpus = 0
     for name, sessions in tenant.spec.active_services.items():
@@ -241,7 +255,8 @@ def size_tenant(tenant: Tenant, price: PriceTable, catalog: ServiceCatalog | Non
     if need.gpus and gpu_price is None:
         raise SizingError(f"GPU type '{gpu_type}' has no price in the project's price.gpuHour",
                           ("spec", "gpuType"))
-    services = tuple(_service_sizing(tenant, name, sessions, catalog, gpu_price, price)
+    services = tuple(_with_rollout(_service_sizing(tenant, name, sessions, catalog, gpu_price, price),
+                                   tier, need)
                      for name, sessions in tenant.spec.active_services.items())
     return TenantSizing(
         tenant_id=tenant.metadata.name, preset=tier.name, requested_preset=tenant.spec.preset,

@@ -36,7 +36,7 @@ def test_ai_call_center_prod_is_large_and_fits():
     assert {x.service: x.replicas for x in s.services} == {
         "callbot": 2, "chatbot": 2, "advisor": 2, "stt": 2, "tts": 2}
     assert (s.cpu_limit_m, s.memory_limit_mi, s.gpu_limit) == (45000, 65536, 6)
-    assert (s.total_cpu_limit_m, s.total_memory_limit_mi, s.total_gpu) == (16000, 32768, 6)
+    assert (s.total_cpu_limit_m, s.total_memory_limit_mi, s.total_gpu) == (14000, 28672, 6)
     assert s.total_cpu_limit_m <= 45000 and s.total_memory_limit_mi <= 64 * 1024 and s.total_gpu <= 6
     assert (s.total_cpu_request_m, s.total_memory_request_mi) == (3200, 7168)
     assert s.monthly_cost == Decimal("1651.99")
@@ -49,7 +49,7 @@ def test_global_call_center_fits_large():
     s = size_tenant(tenant({"callbot": 100, "chatbot": 300, "advisor": 100, "stt": 100, "nlp": 200},
                            "99.9%", preset="large"), PRICE)
     assert s.preset == "large" and len(s.services) == 5
-    assert (s.total_cpu_limit_m, s.total_memory_limit_mi, s.total_gpu) == (17000, 34816, 6)
+    assert (s.total_cpu_limit_m, s.total_memory_limit_mi, s.total_gpu) == (14500, 29696, 6)
     assert s.service("chatbot").replicas == 3
 
 
@@ -58,8 +58,8 @@ def test_my_ai_service_is_medium():
     assert s.preset == "medium"
     assert [(x.service, x.replicas) for x in s.services] == [
         ("callbot", 2), ("chatbot", 2), ("advisor", 2)]
-    # fills the medium tier exactly: 8 CPU, 16Gi, 2 GPUs of limits
-    assert (s.total_cpu_limit_m, s.total_memory_limit_mi, s.total_gpu) == (8000, 16384, 2)
+    # within the medium tier (8 CPU, 16Gi, 2 GPUs), with room left for a rolling update
+    assert (s.total_cpu_limit_m, s.total_memory_limit_mi, s.total_gpu) == (6000, 12288, 2)
     assert s.quota_hard()["limits.cpu"] == "8" and s.quota_hard()["limits.memory"] == "16Gi"
 
 
@@ -142,12 +142,16 @@ def test_auto_picks_the_smallest_tier_that_fits():
 
 
 def test_auto_above_large_computes_a_quota():
-    s = size_tenant(tenant({"callbot": 500, "chatbot": 5000}, "99.95%"), PRICE)
+    s = size_tenant(tenant({"callbot": 500, "chatbot": 9050}, "99.95%"), PRICE)
     assert s.preset == "large+"
     assert s.total_gpu == 10 and s.gpu_limit == 10
-    assert s.total_cpu_limit_m == 10 * 2000 + 50 * 1000
-    assert s.cpu_limit_m == 70000 and s.memory_limit_mi == 10 * 4096 + 50 * 2048
-    assert s.quota_hard()["limits.cpu"] == "70"
+    assert s.total_cpu_limit_m == 10 * 2000 + 91 * 500 == 65500
+    assert s.cpu_limit_m == 66000            # rounded up to whole CPUs
+    assert s.memory_limit_mi == 10 * 4096 + 91 * 1024 == 134144   # 131Gi, whole GiB already
+    assert s.quota_hard()["limits.cpu"] == "66" and s.quota_hard()["limits.memory"] == "131Gi"
+    # a load that only exceeds large in GPUs keeps large's CPU and memory
+    s = size_tenant(tenant({"callbot": 350}), PRICE)
+    assert (s.preset, s.gpu_limit, s.cpu_limit_m, s.memory_limit_mi) == ("large+", 7, 45000, 65536)
 
 
 def test_explicit_preset_too_small():
@@ -169,6 +173,17 @@ def test_explicit_preset_above_large_suggests_auto():
 def test_larger_preset_than_needed_is_kept():
     s = size_tenant(tenant({"chatbot": 10}, preset="large"), PRICE)
     assert (s.preset, s.cpu_limit_m) == ("large", 45000)
+
+
+def test_rollout_surges_only_where_the_quota_has_room():
+    s = size_tenant(tenant({"callbot": 100, "chatbot": 200, "advisor": 50, "stt": 100, "tts": 100},
+                           "99.95%"), PRICE)
+    rollout = {x.service: (x.max_surge, x.max_unavailable) for x in s.services}
+    # all 6 GPUs of large are in use: GPU services replace pods in place, CPU-only ones surge
+    assert rollout == {"callbot": (0, 1), "stt": (0, 1), "tts": (0, 1),
+                       "chatbot": (1, 0), "advisor": (1, 0)}
+    s = size_tenant(tenant({"callbot": 50}, preset="medium"), PRICE)   # 1 of 2 GPUs in use
+    assert (s.services[0].max_surge, s.services[0].max_unavailable) == (1, 0)
 
 
 # ---------------------------------------------------------------- cost
