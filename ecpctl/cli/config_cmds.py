@@ -72,6 +72,8 @@ def calc_cmd(path: str, as_json: bool) -> None:
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
     con = console()
+    if not con.is_terminal:
+        con.width = max(con.width, 120)   # piped or captured: nothing to wrap for
     if cfg.warnings:
         print_diagnostics(cfg.warnings)
     if not sizings:
@@ -106,7 +108,7 @@ def _summary_table(sizings, total: Decimal, currency: str) -> Table:
     t.add_column("CPU req/lim", justify="right", footer=_req_lim(
         format_cpu(sum(s.total_cpu_request_m for _, s in sizings)),
         format_cpu(sum(s.total_cpu_limit_m for _, s in sizings))))
-    t.add_column("mem req/lim", justify="right", footer=_req_lim(
+    t.add_column("memory req/lim", justify="right", footer=_req_lim(
         format_memory(sum(s.total_memory_request_mi for _, s in sizings)),
         format_memory(sum(s.total_memory_limit_mi for _, s in sizings))))
     t.add_column("GPU", justify="right", footer=str(sum(s.total_gpu for _, s in sizings)))
@@ -131,7 +133,7 @@ def _tenant_table(lt, s) -> Table:
     t.add_column("replicas (max)", justify="right", footer=str(s.total_replicas))
     t.add_column("CPU req/lim", justify="right",
                  footer=_req_lim(format_cpu(s.total_cpu_request_m), format_cpu(s.total_cpu_limit_m)))
-    t.add_column("mem req/lim", justify="right",
+    t.add_column("memory req/lim", justify="right",
                  footer=_req_lim(format_memory(s.total_memory_request_mi),
                                  format_memory(s.total_memory_limit_mi)))
     t.add_column("GPU", justify="right", footer=str(s.total_gpu))
