@@ -128,8 +128,10 @@ def is_retryable(exc: BaseException) -> bool:
     state = getattr(exc, "sqlstate", None) or ""
     if state[:2] in _RETRYABLE_CLASSES or state in _RETRYABLE_STATES:
         return True
-    # concurrent catalog updates outside our own locks (another tool): safe to try again
-    return "tuple concurrently updated" in str(exc)
+    # catalog rows changed or dropped under a statement by concurrent DDL: safe to try again
+    text = str(exc)
+    return any(s in text for s in ("tuple concurrently updated", "could not open relation with OID",
+                                   "cache lookup failed"))
 
 
 def translate(exc: BaseException, *, op: str, scrub: Callable[[str], str],
@@ -153,12 +155,18 @@ def translate(exc: BaseException, *, op: str, scrub: Callable[[str], str],
     return ProviderError(scrub(one_line(msg)), address=address, retryable=is_retryable(exc))
 
 
+class DatabaseMissing(ProviderError):
+    """A connection to a tenant database that does not exist (any more)."""
+
+
 def connect_error(exc: BaseException, settings: Settings, scrub: Callable[[str], str],
-                  dbname: str) -> ProviderError:
+                  dbname: str, admin_db: str) -> ProviderError:
     """A failed connection names the setting to fix; the server's reason is kept, the DSN is not."""
     reason = scrub(one_line(str(exc)))
     reason = reason.removeprefix("connection failed: ")
     lower = reason.lower()
+    if dbname != admin_db and f'database "{dbname.lower()}" does not exist' in lower:
+        return DatabaseMissing(f"database {dbname!r} does not exist")
     # a refused or lost connection may heal (a restarting server); bad credentials never do
     permanent = any(s in lower for s in ("authentication failed", "no password supplied",
                                          "no pg_hba.conf entry", "does not exist"))
@@ -199,7 +207,7 @@ class Pool:
         try:
             conn = psycopg.connect(pg_conninfo.make_conninfo(**params), autocommit=True)
         except psycopg.Error as exc:
-            raise connect_error(exc, self._settings, self._scrub, dbname) from None
+            raise connect_error(exc, self._settings, self._scrub, dbname, self.admin_db) from None
         self.connects += 1
         return conn
 

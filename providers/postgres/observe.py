@@ -16,7 +16,7 @@ import psycopg
 
 from ecpctl.diagnostics import Diagnostic
 from providers.postgres import catalog
-from providers.postgres.connection import Pool, translate
+from providers.postgres.connection import DatabaseMissing, Pool, translate
 from providers.postgres.privileges import DEFAULT_TYPES
 
 
@@ -110,6 +110,8 @@ class Reader:
                 return sch, acl, ext
             try:
                 return db, self._pool.run(db, fn)
+            except DatabaseMissing:
+                return db, None                   # dropped since the admin database was read
             except psycopg.Error as exc:
                 raise translate(exc, op=f"read database {db!r}", scrub=self._scrub) from exc
 
@@ -117,10 +119,11 @@ class Reader:
         if per_db:
             workers = min(self._workers, len(per_db))
             if workers == 1:
-                in_db = dict(db_reads(db) for db in sorted(per_db))
+                found = [db_reads(db) for db in sorted(per_db)]
             else:
                 with ThreadPoolExecutor(max_workers=workers) as pool:
-                    in_db = dict(pool.map(db_reads, sorted(per_db)))
+                    found = list(pool.map(db_reads, sorted(per_db)))
+            in_db = {db: reading for db, reading in found if reading is not None}
 
         out: dict[str, dict[str, Any]] = {}
         for w in wanted:

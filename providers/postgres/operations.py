@@ -23,7 +23,7 @@ from psycopg import sql
 from ecpctl.diagnostics import ProviderError
 from providers.postgres import catalog, ddl
 from providers.postgres import privileges as privs
-from providers.postgres.connection import Pool, translate
+from providers.postgres.connection import DatabaseMissing, Pool, translate
 from providers.postgres.objects import canonical_encoding
 
 # what the admin role lacks when a statement is refused, by statement
@@ -172,7 +172,10 @@ class Ops:
             if not allow:
                 raise ProviderError(f"DROP ROLE: role {name!r} has objects or privileges in "
                                     f"database {db!r}, which does not allow connections")
-            self._run(db, disown)
+            try:
+                self._run(db, disown)
+            except DatabaseMissing:
+                continue                          # dropped meanwhile, with what the role had there
 
         def drop(step: Step, conn: psycopg.Connection) -> None:
             disown(step, conn)                    # also covers shared objects (databases owned)
@@ -224,8 +227,10 @@ class Ops:
         def fn(step: Step, conn: psycopg.Connection) -> None:
             if name not in catalog.databases(conn, [name]):
                 return
-            step.run(conn, "ALTER DATABASE", ddl.alter_database_allow_connections(name, False))
-            step.run(conn, "DROP DATABASE", ddl.drop_database(name))
+            # not while a role's objects in it are being reassigned (DROP ROLE of a tenant role)
+            with self.locks.hold(("owned", name)):
+                step.run(conn, "ALTER DATABASE", ddl.alter_database_allow_connections(name, False))
+                step.run(conn, "DROP DATABASE", ddl.drop_database(name))
 
         self._run(self.pool.admin_db, fn)
         self.pool.forget(name)
@@ -257,10 +262,13 @@ class Ops:
             return
 
         def fn(step: Step, conn: psycopg.Connection) -> None:
-            with self._serialized(step, conn, ("schema", db, name)):
+            with self.locks.hold(("owned", db)), self._serialized(step, conn, ("schema", db, name)):
                 step.run(conn, "DROP SCHEMA", ddl.drop_schema(name))
 
-        self._run(db, fn)
+        try:
+            self._run(db, fn)
+        except DatabaseMissing:
+            pass                                  # dropped meanwhile, and the object with it
 
     # --- grants ------------------------------------------------------------------------------
 
@@ -323,7 +331,10 @@ class Ops:
 
         if self._run(self.pool.admin_db, gone):
             return                        # DROP ROLE already took its privileges with it
-        self.set_grant(shape, None)
+        try:
+            self.set_grant(shape, None)
+        except DatabaseMissing:
+            pass
 
     # --- extensions --------------------------------------------------------------------------
 
@@ -353,7 +364,10 @@ class Ops:
             with self._serialized(step, conn, ("extension", db, name)):
                 step.run(conn, "DROP EXTENSION", ddl.drop_extension(name))
 
-        self._run(db, fn)
+        try:
+            self._run(db, fn)
+        except DatabaseMissing:
+            pass                                  # dropped meanwhile, and the object with it
 
 
 class Step:
