@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Any, ClassVar, Mapping
+from contextlib import contextmanager
+from typing import Any, ClassVar, Iterator, Mapping
 
 import psycopg
 
 from ecpctl.diagnostics import Diagnostic, ProviderError, ProviderNotConfigured
-from ecpctl.resources import Resource
 from providers.postgres import catalog, names, objects
 from providers.postgres import privileges as privs
 from providers.postgres.connection import Pool, Scrubber, Settings, load_dsn, parse_dsn, translate
@@ -139,6 +139,10 @@ class PostgresProvider(Provider):
     # --- apply / delete ----------------------------------------------------------------------
 
     def apply(self, req: ApplyRequest) -> ApplyResponse:
+        with _addressed(req.desired.address):
+            return self._apply(req)
+
+    def _apply(self, req: ApplyRequest) -> ApplyResponse:
         ops, reader = self._need()
         d = req.desired
         problems = resource_problems(d.type, d.attributes, self._version)
@@ -170,6 +174,10 @@ class PostgresProvider(Provider):
             depends_on=tuple(d.depends_on)))
 
     def delete(self, req: DeleteRequest) -> DeleteResponse:
+        with _addressed(req.prior.address):
+            return self._delete(req)
+
+    def _delete(self, req: DeleteRequest) -> DeleteResponse:
         ops, _ = self._need()
         p = req.prior
         if resource_problems(p.type, p.attributes, self._version):
@@ -214,6 +222,18 @@ class PostgresProvider(Provider):
             address=req.address, provider=self.name, type=req.type, name=req.name,
             tenant=req.tenant, attributes=attrs, observed=obs, sensitive=sensitive,
             depends_on=depends))
+
+
+@contextmanager
+def _addressed(address: str) -> Iterator[None]:
+    """Errors leave apply/delete naming the resource, so retries and failures say which one."""
+    try:
+        yield
+    except ProviderError as exc:
+        if exc.address is not None:
+            raise
+        raise type(exc)(exc.reason, address=address, retryable=exc.retryable,
+                        retry_after=exc.retry_after) from exc
 
 
 def resource_problems(rtype: str, attrs: Mapping[str, Any], server_version: int = 170000
