@@ -142,9 +142,10 @@ def expand_kubernetes(b: Builder, ctx: ExpandContext, lt, sizing, *, db: dict | 
             "spec": {
                 "replicas": svc.replicas,
                 "selector": {"matchLabels": sel},
+                # surge only where the quota leaves room for one more pod (sizing decides)
                 "strategy": {"type": "RollingUpdate",
-                             "rollingUpdate": {"maxUnavailable": 0 if svc.replicas > 1 else 1,
-                                               "maxSurge": 1}},
+                             "rollingUpdate": {"maxUnavailable": svc.max_unavailable,
+                                               "maxSurge": svc.max_surge}},
                 "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
             },
         }

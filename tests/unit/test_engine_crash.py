@@ -48,7 +48,7 @@ def planned_creates(ecpctl, spec_dir: Path) -> set[str]:
 def test_sigkill_mid_apply_leaves_exactly_the_remaining_work(ecpctl, spec_dir, kill_after):
     total = planned_creates(ecpctl, spec_dir)
     proc = spawn(ecpctl, "apply", str(spec_dir), "--auto-approve", "--parallelism", "4",
-                 env={"ECPCTL_FAKE_DELAY": "0.1"})
+                 env={"ECPCTL_FAKE_DELAY": "0.4"})    # slow enough to be killed mid-walk
     wait_for_lines(proc, r"Creation complete", kill_after)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
