@@ -180,7 +180,7 @@ def test_server_side_apply_tracks_field_managers_and_conflicts(control_plane: Co
 
     control_plane.kubectl("apply", "--server-side", "--field-manager=ecpctl", "-f", "-", input=cm({"a": "1"}))
     control_plane.kubectl("apply", "--server-side", "--field-manager=ecpctl", "-f", "-", input=cm({"a": "2", "b": "x"}))
-    got = control_plane.kubectl_json("get", "configmap", "settings", "-n", namespace)
+    got = control_plane.kubectl_json("get", "configmap", "settings", "-n", namespace, "--show-managed-fields")
     assert got["data"] == {"a": "2", "b": "x"}
     managers = {(m["manager"], m["operation"]) for m in got["metadata"]["managedFields"]}
     assert ("ecpctl", "Apply") in managers

@@ -42,6 +42,7 @@ CRD_NAMES = (
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 POD_CIDR = "10.244.0.0/16"
+NODE_IP_PREFIX = "10.245"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_NODE_VALUE = "fake"
 
@@ -314,7 +315,7 @@ class ControlPlane:
         """Register ``count`` more fake nodes and wait until they are Ready; returns their names."""
         first = self._node_count() if start_index is None else start_index
         names = [f"kwok-node-{i}" for i in range(first, first + count)]
-        docs = [self._node_manifest(n, capacity or self.node_capacity) for n in names]
+        docs = [self._node_manifest(n, capacity or self.node_capacity, i) for i, n in enumerate(names, first)]
         self.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
         self._wait_nodes_ready(names)
         return names
@@ -521,7 +522,7 @@ class ControlPlane:
                 "--manage-all-nodes=false",
                 f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}={KWOK_NODE_VALUE}",
                 f"--cidr={POD_CIDR}",
-                "--node-ip=10.244.0.1",
+                f"--node-ip={NODE_IP_PREFIX}.255.254",
                 "--node-lease-duration-seconds=40",
             ],
             env=env,
@@ -567,7 +568,7 @@ class ControlPlane:
         out = self.kubectl("get", "nodes", "-o", "name", check=False)
         return len([line for line in out.stdout.splitlines() if line.strip()])
 
-    def _node_manifest(self, name: str, capacity: Mapping[str, str]) -> dict:
+    def _node_manifest(self, name: str, capacity: Mapping[str, str], index: int) -> dict:
         spec: dict = {}
         if self.taint_nodes:
             spec["taints"] = [{"key": KWOK_NODE_ANNOTATION, "value": KWOK_NODE_VALUE, "effect": "NoSchedule"}]
@@ -589,7 +590,15 @@ class ControlPlane:
                 },
             },
             "spec": spec,
-            "status": {"capacity": dict(capacity), "allocatable": dict(capacity)},
+            "status": {
+                "capacity": dict(capacity),
+                "allocatable": dict(capacity),
+                # Fake addresses (never contacted); kwok keeps what the Node object sets.
+                "addresses": [
+                    {"type": "InternalIP", "address": f"{NODE_IP_PREFIX}.{index // 250}.{index % 250 + 1}"},
+                    {"type": "Hostname", "address": name},
+                ],
+            },
         }
 
     def _wait_nodes_ready(self, names: Iterable[str], timeout: float = 60.0) -> None:
