@@ -132,7 +132,11 @@ class PostgresProvider(Provider):
         d = req.desired
         problems = resource_problems(d.type, d.attributes, self._version)
         if problems:
-            raise ProviderError(problems[0], address=d.address)
+            # validate() already reported these, and the plan cannot be applied with them
+            planned = {k: v for k, v in d.attributes.items() if k != "password"}
+            return PlanResponse(planned=planned, diagnostics=tuple(
+                Diagnostic.error(p.partition(": ")[2], address=d.address,
+                                 field=p.partition(": ")[0]) for p in problems))
         live = req.live.observed if req.live is not None else None
         return PlanResponse(planned=self._shape(d.type, d.attributes, live))
 
@@ -257,9 +261,9 @@ def resource_problems(rtype: str, attrs: Mapping[str, Any], server_version: int 
         if kind not in privs.OBJECT_TYPES:
             out.append(f"object_type: {kind!r} is not one of {', '.join(privs.OBJECT_TYPES)}")
             return out
-        if kind in privs.SCHEMA_SCOPED and not attrs.get("schema"):
+        if kind in privs.SCHEMA_SCOPED and attrs.get("schema") is None:
             out.append(f"schema: a grant on {kind.replace('_', ' ')}s needs the schema")
-        if kind in privs.DEFAULT_TYPES and not attrs.get("for_role"):
+        if kind in privs.DEFAULT_TYPES and attrs.get("for_role") is None:
             out.append("for_role: default privileges need the role whose future objects they cover")
         try:
             privs.normalize(kind, attrs.get("privileges") or (), server_version)
