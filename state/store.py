@@ -19,6 +19,7 @@ from sqlalchemy import Connection, delete, func, select, update
 from ecpctl.diagnostics import StateError
 from providers.protocol import ResourceState
 from state import document, models, rows
+from state.bulk import gc_paused
 from state.database import Database
 from state.lock import Locker, check_writer
 from state.records import LockInfo, StateSnapshot, TenantRecord, VersionInfo, utcnow
@@ -196,7 +197,8 @@ class StateStore:
     def push(self, workspace: str, doc: dict, *, force: bool = False) -> None:
         """Replace a workspace's state with a document; an older or foreign one needs `force`."""
         _check_name(workspace)
-        parsed = document.parse(doc)
+        with gc_paused():
+            parsed = document.parse(doc)
         if not parsed.had_checksum and not force:
             raise StateError("state document has no checksum (edited by hand?); push it with --force "
                              "if that is what you mean")
@@ -338,6 +340,7 @@ class StateStore:
                     .order_by(V.c.serial.desc()).limit(self._history_limit))
             conn.execute(delete(V).where(V.c.workspace == workspace, V.c.serial.not_in(keep.scalar_subquery())))
 
+    @gc_paused()
     def _replace(self, conn: Connection, workspace: str, parsed: document.ParsedDocument,
                  serial: int) -> None:
         conn.execute(delete(R).where(R.c.workspace == workspace))
