@@ -18,8 +18,9 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from ecpctl.diagnostics import StateError
 from providers.protocol import ResourceState
-from state import document, models, rows
+from state import crypto, document, models, rows
 from state.bulk import gc_paused
+from state.crypto import Sealer
 from state.database import Database
 from state.lock import Locker, check_writer
 from state.records import LockInfo, StateSnapshot, TenantRecord, VersionInfo, utcnow
@@ -34,15 +35,20 @@ W, R, V, T = models.workspaces, models.resources, models.versions, models.tenant
 class StateStore:
     """Workspaces, their resources, history, locks and tenants registry, in one database."""
 
-    def __init__(self, db: Database, *, history_limit: int = HISTORY_LIMIT):
+    def __init__(self, db: Database, *, history_limit: int = HISTORY_LIMIT, sealer: Sealer | None = None):
         self._db = db
         self._locks = Locker(db)
         self._history_limit = history_limit
+        self._sealer = sealer if sealer is not None else Sealer.from_env()
 
     @classmethod
     def open(cls, url: str | None, *, data_dir: Path, history_limit: int = HISTORY_LIMIT) -> "StateStore":
-        """None: SQLite at data_dir/state.db (0600, in a 0700 dir); else a SQLAlchemy URL."""
-        return cls(Database.open(url, Path(data_dir)), history_limit=history_limit)
+        """None: SQLite at data_dir/state.db (0600, in a 0700 dir); else a SQLAlchemy URL.
+
+        Sensitive values are encrypted at rest when ECPCTL_STATE_KEY is set (state/crypto.py).
+        """
+        sealer = Sealer.from_env()   # a bad key fails before anything is opened
+        return cls(Database.open(url, Path(data_dir)), history_limit=history_limit, sealer=sealer)
 
     def close(self) -> None:
         try:
@@ -102,10 +108,14 @@ class StateStore:
             lineage, serial = self._head(conn, workspace)
             res_rows, ten_rows = self._contents(conn, workspace)
             try:
-                resources = rows.resource_states(rows.verified_texts(res_rows))
+                texts = rows.verified_texts(res_rows)
+                resources = rows.resource_states(texts)
                 tenants = {r.tenant_id: rows.tenant_record(r) for r in ten_rows}
             except rows.Corrupt as bad:
                 raise self._corrupt(conn, workspace, bad) from None
+        for address, data in texts:
+            if crypto.MARKER_TEXT in data:
+                resources[address] = self._sealer.open(resources[address])
         return StateSnapshot(lineage=lineage, serial=serial, resources=MappingProxyType(resources),
                              tenants=MappingProxyType(tenants))
 
@@ -113,6 +123,7 @@ class StateStore:
 
     def put_resource(self, workspace: str, rs: ResourceState, *, lock: LockInfo | None = None) -> None:
         _check_name(workspace)
+        rs = self._sealer.seal(rs)
         values = rows.resource_values(workspace, rs, document.resource_text(rs))
         changed = {k: values[k] for k in ("provider", "type", "tenant", "data", "checksum")}
         with self._db.write(f"record {rs.address}") as conn:
@@ -346,8 +357,9 @@ class StateStore:
         conn.execute(delete(R).where(R.c.workspace == workspace))
         conn.execute(delete(T).where(T.c.workspace == workspace))
         if parsed.resources:
+            sealed = [self._sealer.seal(rs) for rs in parsed.resources]
             conn.execute(R.insert(), [rows.resource_values(workspace, rs, document.resource_text(rs))
-                                      for rs in parsed.resources])
+                                      for rs in sealed])
         if parsed.tenants:
             now = utcnow()
             conn.execute(T.insert(), [rows.tenant_values(workspace, replace(
