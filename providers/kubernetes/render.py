@@ -1,0 +1,124 @@
+"""Manifests as files for GitOps (Argo CD, Flux): one YAML file per object, one directory per tenant.
+
+Output is byte-for-byte stable: the expansion's key order, no timestamps, files named by apply order,
+kind and name. Secret values are never written: each Secret keeps its keys with empty values and the
+annotation `ecp.ai/secret-managed-by: ecpctl`, so real values stay out of Git.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from ecpctl.resources import Resource
+from providers.kubernetes.kinds import SECRET_TYPE, SECRET_VALUE_FIELDS, rank, split_type
+
+HEADER = "# Rendered by `ecpctl render` from the tenant specs; edit the specs, not this file.\n"
+SECRET_NOTE = ("# Secret values are not rendered: `ecpctl apply` (or your secret manager) writes them.\n")
+SECRET_ANNOTATION = "ecp.ai/secret-managed-by"
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, value: str):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def _blank(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _blank(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_blank(v) for v in value]
+    return ""
+
+
+def _blank_path(obj: dict, path: str) -> None:
+    parts = path.split(".")
+    cur: Any = obj
+    for p in parts[:-1]:
+        cur = cur.get(p) if isinstance(cur, dict) else None
+        if cur is None:
+            return
+    if isinstance(cur, dict) and parts[-1] in cur:
+        cur[parts[-1]] = _blank(cur[parts[-1]])
+
+
+def manifest_for_git(r: Resource) -> tuple[dict[str, Any], bool]:
+    """The object to write, with every sensitive value blanked; (object, had secrets)."""
+    obj = copy.deepcopy(dict(r.attributes))
+    paths = set(r.sensitive)
+    if r.type == SECRET_TYPE:
+        paths.update(f for f in SECRET_VALUE_FIELDS if f in obj)
+    if not paths:
+        return obj, False
+    for p in sorted(paths):
+        _blank_path(obj, p)
+    md = obj.setdefault("metadata", {})
+    md["annotations"] = {**(md.get("annotations") or {}), SECRET_ANNOTATION: "ecpctl"}
+    return obj, True
+
+
+def file_name(r: Resource) -> str:
+    _, kind = split_type(r.type)
+    return f"{rank(kind):02d}-{kind.lower()}-{r.name}.yaml"
+
+
+def render_manifests(resources: Iterable[Resource]) -> dict[str, str]:
+    """Relative path -> file text for every Kubernetes resource."""
+    out: dict[str, str] = {}
+    for r in sorted((r for r in resources if r.provider == "kubernetes"),
+                    key=lambda r: (r.tenant, file_name(r))):
+        obj, secret = manifest_for_git(r)
+        text = HEADER + (SECRET_NOTE if secret else "") + yaml.dump(
+            obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
+            width=100)
+        path = f"{r.tenant}/{file_name(r)}"
+        if path in out:
+            raise ValueError(f"two objects would be rendered to {path}")
+        out[path] = text
+    return out
+
+
+def write_tree(files: Mapping[str, str], out_dir: Path, *,
+               only: Iterable[str] | None = None) -> tuple[list[str], list[str]]:
+    """Write `files` under `out_dir`; remove files an earlier render wrote that are no longer wanted.
+
+    Returns (written or changed paths, removed paths). Only files carrying the render header are
+    ever removed, so other files in the directory are left alone; `only` limits the clean-up to
+    those tenant directories.
+    """
+    scope = set(only) if only is not None else None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    changed: list[str] = []
+    for rel, text in sorted(files.items()):
+        path = out_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = text.encode()
+        if not path.is_file() or path.read_bytes() != data:
+            path.write_bytes(data)
+            changed.append(rel)
+    removed: list[str] = []
+    for path in sorted(out_dir.rglob("*.yaml")):
+        rel = path.relative_to(out_dir).as_posix()
+        if rel in files or (scope is not None and rel.split("/")[0] not in scope):
+            continue
+        try:
+            head = path.read_text(errors="replace")[:len(HEADER)]
+        except OSError:
+            continue
+        if head == HEADER:
+            path.unlink()
+            removed.append(rel)
+    for d in sorted({p.parent for p in out_dir.rglob("*")} - {out_dir}, reverse=True):
+        if d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
+    return changed, removed
