@@ -373,3 +373,45 @@ def test_replace_rotates_the_app_password(world, postgres_server):
     assert not w.plan().has_changes
     with psycopg.connect(postgres_server.dsn(tid, f"{tid}_app", new)) as conn:
         conn.execute(sql.SQL("CREATE TABLE {}.after_rotation (x int)").format(sql.Identifier(tid)))
+
+
+def test_import_adopts_a_role_and_the_next_apply_sets_its_password(world, postgres_server):
+    from providers.protocol import ImportRequest
+    tid = new_tenant_id()
+    w = world(tid, extensions=[])
+    app = f"{tid}_app"
+    with postgres_server.connect() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN CONNECTION LIMIT 7").format(sql.Identifier(app)))
+    desired = {r.address: r for r in w.desired()}
+    address = addr(tid, "role", app)
+    resp = w.provider.import_resource(ImportRequest(
+        address=address, provider="postgres", type="role", name=app, tenant=tid, id=app,
+        desired=desired[address]))
+    assert resp.state.observed["connection_limit"] == 7
+    assert resp.state.attributes["password"] is None
+    w.store.put_resource("test", resp.state)
+    c = changes(w.plan())[address]
+    assert c.action is Action.UPDATE and (c.before["connection_limit"], c.after["connection_limit"]) == (7, 20)
+    w.apply()
+    password = w.state(address).attributes["password"]
+    with psycopg.connect(postgres_server.dsn("postgres", app, password)):
+        pass
+    missing = w.provider.import_resource(ImportRequest(
+        address=address, provider="postgres", type="role", name=app, tenant=tid, id="no_such_role",
+        desired=desired[address]))
+    assert missing.state is None
+
+
+def test_an_unavailable_extension_is_a_permanent_one_line_error(world):
+    from ecpctl.diagnostics import ProviderError
+    tid = new_tenant_id()
+    w = world(tid, extensions=[])
+    w.apply()
+    ext = Resource(address=addr(tid, "extension", "no_such_ext"), provider="postgres",
+                   type="extension", name="no_such_ext", tenant=tid,
+                   attributes={"database": tid, "name": "no_such_ext", "schema": tid, "version": None})
+    with pytest.raises(ProviderError) as err:
+        w.provider.apply(ApplyRequest(desired=ext, prior=None, live=None))
+    assert not err.value.retryable and "\n" not in str(err.value)
+    assert str(err.value).startswith(f"{ext.address}: CREATE EXTENSION: ")
+    assert "SQLSTATE" in str(err.value)
