@@ -107,11 +107,12 @@ class _Proc:
         finally:
             logf.close()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0, graceful: bool = True) -> None:
+        """SIGTERM the process group, SIGKILL after ``timeout``; ``graceful=False`` kills at once."""
         if self.popen is None:
             return
         if self.popen.poll() is None:
-            _killpg(self.popen.pid, signal.SIGTERM)
+            _killpg(self.popen.pid, signal.SIGTERM if graceful else signal.SIGKILL)
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -252,11 +253,16 @@ class ControlPlane:
 
     # ------------------------------------------------------------------ apiserver faults
 
-    def stop_apiserver(self) -> None:
-        """Stop kube-apiserver only (etcd, controllers, scheduler and kwok keep running)."""
+    def stop_apiserver(self, graceful: bool = False, timeout: float = 75.0) -> None:
+        """Stop kube-apiserver only (etcd, controllers, scheduler and kwok keep running).
+
+        By default it is killed (SIGKILL), like a crash, and is gone at once.  ``graceful=True``
+        sends SIGTERM and waits: kube-apiserver then drains requests, but while controllers hold
+        watches open it takes up to its 60 s HTTP shutdown timeout to exit.
+        """
         proc = self._procs.get("kube-apiserver")
         if proc:
-            proc.stop()
+            proc.stop(timeout=timeout, graceful=graceful)
 
     def start_apiserver(self, extra_args: Sequence[str] | None = None) -> None:
         """(Re)start kube-apiserver on the same port; ``extra_args`` replaces the extra flags."""
@@ -268,8 +274,8 @@ class ControlPlane:
         self._start_apiserver_process()
         self._wait_apiserver_ready()
 
-    def restart_apiserver(self, extra_args: Sequence[str] | None = None) -> None:
-        self.stop_apiserver()
+    def restart_apiserver(self, extra_args: Sequence[str] | None = None, graceful: bool = False) -> None:
+        self.stop_apiserver(graceful=graceful)
         self.start_apiserver(extra_args)
 
     def apiserver_running(self) -> bool:
@@ -445,6 +451,9 @@ class ControlPlane:
             f"--service-account-signing-key-file={c.sa_key}",
             f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
             "--authorization-mode=Node,RBAC",
+            # The apiserver listens on loopback only, which an Endpoints object may not hold;
+            # nothing here talks to the in-cluster "kubernetes" service, so skip maintaining it.
+            "--endpoint-reconciler-type=none",
             "--allow-privileged=true",
             "--storage-backend=etcd3",
             "--v=1",
