@@ -205,10 +205,19 @@ def cmd_kube_serve(args: argparse.Namespace) -> int:
         print("control plane stopped", flush=True)
 
 
+def _is_our_component(pid: int) -> bool:
+    """True if ``pid`` still runs one of the cached test binaries (guards against PID reuse)."""
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return argv0 in {str(p) for p in build.binary_paths().values()}
+
+
 def _cleanup_kube_state(sandbox: Path, state: dict) -> None:
     """Kill whatever a dead supervisor left behind and remove its files."""
     for name, pid in state.get("pids", {}).items():
-        if _pid_alive(pid):
+        if _pid_alive(pid) and _is_our_component(pid):
             try:
                 os.killpg(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
