@@ -92,7 +92,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     sandbox.mkdir(parents=True, exist_ok=True)
     state_path = sandbox / KUBE_STATE
     state = _read_state(state_path)
-    if state and _pid_alive(state.get("supervisor_pid", -1)):
+    if state and _pid_alive(state.get("supervisor_pid", -1)) and _is_supervisor(state["supervisor_pid"]):
         print(f"a control plane is already running (pid {state['supervisor_pid']})")
         _print_kube_usage(state)
         return 0
@@ -205,6 +205,13 @@ def cmd_kube_serve(args: argparse.Namespace) -> int:
         print("control plane stopped", flush=True)
 
 
+def _is_supervisor(pid: int) -> bool:
+    try:
+        return b"_kube-serve" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def _is_our_component(pid: int) -> bool:
     """True if ``pid`` still runs one of the cached test binaries (guards against PID reuse)."""
     try:
@@ -236,7 +243,7 @@ def cmd_down(args: argparse.Namespace) -> int:
         print(f"no control plane is running (no {sandbox / KUBE_STATE})")
         return 0
     pid = state.get("supervisor_pid", -1)
-    if _pid_alive(pid):
+    if _pid_alive(pid) and _is_supervisor(pid):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 60
         while _pid_alive(pid) and time.monotonic() < deadline:
