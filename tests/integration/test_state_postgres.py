@@ -7,15 +7,18 @@ below them need Postgres itself: advisory locks, server restarts, login failures
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from psycopg import sql
 
-from ecpctl.diagnostics import StateError
+from ecpctl.diagnostics import LockError, StateError
 from state import StateStore
 from state.lock import advisory_key
 from tests.unit.test_state_history import *  # noqa: F401,F403
 from tests.unit.test_state_lock import *  # noqa: F401,F403
 from tests.unit.test_state_store import *  # noqa: F401,F403
+from tests.unit.test_state_lock import _hold
 from tests.unit.test_state_store import make_rs
 
 pytestmark = pytest.mark.integration
@@ -58,6 +61,22 @@ def test_lock_holds_a_per_workspace_advisory_lock(pg_store, postgres_server, pos
 
 
 @pytest.mark.postgres
+def test_killed_holder_frees_its_advisory_lock_and_is_reported_dead(pg_store, postgres_server, holders,
+                                                                     postgres_state_url, tmp_path):
+    dbname = postgres_state_url.rsplit("/", 1)[1]
+    h = _hold(holders, postgres_state_url, tmp_path)
+    assert _advisory_locks(postgres_server, dbname) == [advisory_key("default")]
+    h.kill()
+    deadline = time.monotonic() + 20
+    while _advisory_locks(postgres_server, dbname):
+        assert time.monotonic() < deadline, "the advisory lock outlived its killed holder"
+        time.sleep(0.05)
+    with pytest.raises(LockError, match=f"the holder appears dead.*`ecpctl force-unlock {h.lock_id}`"):
+        pg_store.lock("default", "apply")
+    assert pg_store.current_lock("default").id == h.lock_id
+
+
+@pytest.mark.postgres
 def test_store_survives_a_server_restart(pg_store, postgres_server):
     pg_store.put_resource("default", make_rs("tenant.acme.a"))
     postgres_server.restart()
@@ -71,7 +90,7 @@ def test_holder_whose_session_was_cut_is_reported_dead(pg_store, postgres_server
     lock = pg_store.lock("default", "apply")
     postgres_server.restart()          # the holder's advisory session is gone, its row is not
     with StateStore.open(postgres_state_url, data_dir=tmp_path) as other:
-        with pytest.raises(Exception) as err:
+        with pytest.raises(LockError) as err:
             other.lock("default", "apply")
         assert "the holder appears dead" in str(err.value)
         assert f"`ecpctl force-unlock {lock.id}`" in str(err.value)
