@@ -25,6 +25,8 @@ def build_graph(nodes: Mapping[str, Iterable[str]], *, ignore_missing: bool = Fa
 
 
 def check_acyclic(g: nx.DiGraph) -> None:
+    if nx.is_directed_acyclic_graph(g):   # a linear-time check; find the cycle only when there is one
+        return
     try:
         cycle = nx.find_cycle(g)
     except nx.NetworkXNoCycle:

@@ -43,6 +43,8 @@ class PriorState:
 def select_scope(desired: Mapping[str, Resource], prior: Mapping[str, ResourceState],
                  opts: PlanOptions) -> set[str]:
     """Addresses the plan covers after --target/--exclude (targets pull in what they need)."""
+    if not opts.targets and not opts.excludes:
+        return set(desired) | set(prior)
     deps = {a: set(r.depends_on) for a, r in desired.items()}
     for a, s in prior.items():
         deps.setdefault(a, set()).update(s.depends_on)
