@@ -58,7 +58,11 @@ class Database:
             engine = create_engine(parsed, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
                                    pool_pre_ping=True, connect_args=args)
         db = cls(url, engine)
-        db._create_schema()
+        try:
+            db._create_schema()
+        except BaseException:
+            engine.dispose()
+            raise
         return db
 
     def _create_schema(self) -> None:

@@ -103,9 +103,13 @@ class Locker:
         session = None
         if self._db.is_postgres:
             session = self._db.dedicated_connection()
-            key = advisory_key(workspace)
-            with self._db.translating("lock"):
-                got = session.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+            try:
+                with self._db.translating("lock"):
+                    got = session.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                          {"k": advisory_key(workspace)}).scalar()
+            except BaseException:
+                session.close()
+                raise
             if not got:
                 session.close()
                 return _Busy(self.current(workspace), dead=False)
