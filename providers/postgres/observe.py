@@ -8,6 +8,8 @@ objects, privileges or tables there are.
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
@@ -30,19 +32,23 @@ class Wanted:
 
 
 class Reader:
-    def __init__(self, pool: Pool, *, scrub: Callable[[str], str], count: Callable[[str], None],
-                 workers: int):
+    def __init__(self, pool: Pool, *, scrub: Callable[[str], str], workers: int):
         self._pool = pool
         self._scrub = scrub
-        self._count = count
         self._workers = max(1, workers)
 
-    def _query(self, verb: str, fn, *args):
-        self._count(verb)
-        return fn(*args)
-
-    def observe(self, wanted: Iterable[Wanted]) -> tuple[dict[str, dict[str, Any]], list[Diagnostic]]:
+    def observe(self, wanted: Iterable[Wanted]
+                ) -> tuple[dict[str, dict[str, Any]], list[Diagnostic], dict[str, int]]:
+        """Observed views by address (absent: not found), warnings, and queries run per kind."""
         wanted = list(wanted)
+        counts: Counter[str] = Counter()
+        counts_lock = threading.Lock()
+
+        def query(verb: str, fn, *args):
+            with counts_lock:
+                counts[verb] += 1
+            return fn(*args)
+
         role_names: set[str] = set()
         db_names: set[str] = set()
         for w in wanted:
@@ -61,10 +67,10 @@ class Reader:
         db_grants = [w for w in wanted if w.type == "grant" and w.shape["object_type"] == "database"]
 
         def admin_reads(conn: psycopg.Connection):
-            roles = self._query("roles", catalog.roles, conn, role_names) if role_names else {}
-            dbs = self._query("databases", catalog.databases, conn, db_names) if db_names else {}
+            roles = query("roles", catalog.roles, conn, role_names) if role_names else {}
+            dbs = query("databases", catalog.databases, conn, db_names) if db_names else {}
             acl_dbs = {w.shape["database"] for w in db_grants if w.shape["database"] in dbs}
-            acls = (self._query("database_grants", catalog.database_acls, conn, acl_dbs,
+            acls = (query("database_grants", catalog.database_acls, conn, acl_dbs,
                                 {w.shape["role"] for w in db_grants}) if acl_dbs else {})
             return roles, dbs, acls
 
@@ -100,12 +106,12 @@ class Reader:
             want = per_db[db]
 
             def fn(conn: psycopg.Connection):
-                sch = (self._query("schemas", catalog.schemas, conn, want["schemas"])
+                sch = (query("schemas", catalog.schemas, conn, want["schemas"])
                        if want["schemas"] else {})
-                acl = (self._query("schema_grants", catalog.schema_acls, conn,
+                acl = (query("schema_grants", catalog.schema_acls, conn,
                                    want["acl_schemas"], want["acl_roles"])
                        if want["acl_schemas"] else catalog.DatabaseAcls())
-                ext = (self._query("extensions", catalog.extensions, conn, want["extensions"])
+                ext = (query("extensions", catalog.extensions, conn, want["extensions"])
                        if want["extensions"] else {})
                 return sch, acl, ext
             try:
@@ -130,7 +136,7 @@ class Reader:
             obs = _observed(w, roles, dbs, db_acls, in_db)
             if obs is not None:
                 out[w.address] = obs
-        return out, diags
+        return out, diags, dict(counts)
 
 
 def _observed(w: Wanted, roles, dbs, db_acls, in_db) -> dict[str, Any] | None:

@@ -123,10 +123,6 @@ class Ops:
                     step.run(conn, "CREATE ROLE", ddl.create_role(
                         name, login=login, inherit=inherit, connection_limit=limit,
                         password_verifier=verifier))
-                    if not self.admin_is_superuser and name != self.admin:
-                        # Postgres 15: the admin manages (REASSIGN, ALTER DEFAULT PRIVILEGES,
-                        # CREATE DATABASE ... OWNER) only roles it is a member of
-                        step.run(conn, "GRANT ROLE", ddl.grant_membership(name, self.admin))
                     current: Mapping[str, str] = {}
                 else:
                     stmt = ddl.alter_role(
@@ -138,6 +134,11 @@ class Ops:
                     if stmt is not None:
                         step.run(conn, "ALTER ROLE", stmt)
                     current = live["config"]
+                if (live is None or prior_attrs is None) and not self.admin_is_superuser \
+                        and name != self.admin:
+                    # Postgres 15: the admin manages (REASSIGN, ALTER DEFAULT PRIVILEGES,
+                    # CREATE DATABASE ... OWNER) only roles it is a member of
+                    step.run(conn, "GRANT ROLE", ddl.grant_membership(name, self.admin))
                 for key in sorted(set(current) - set(config)):
                     step.run(conn, "ALTER ROLE", ddl.role_reset(name, key))
                 for key in sorted(config):

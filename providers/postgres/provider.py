@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from contextlib import contextmanager
 from typing import Any, ClassVar, Iterator, Mapping
 
@@ -32,8 +30,6 @@ class PostgresProvider(Provider):
         self._reader: Reader | None = None
         self._version = 150000
         self.scrub = Scrubber()
-        self._counts: Counter[str] = Counter()
-        self._count_lock = threading.Lock()
 
     @classmethod
     def requires_replace(cls, rtype: str) -> tuple[str, ...]:
@@ -78,13 +74,8 @@ class PostgresProvider(Provider):
         self._ops = Ops(pool=pool, scrub=self.scrub, admin=admin,
                         admin_is_superuser=bool(admin_row["superuser"]),
                         server_version=info["version"])
-        self._reader = Reader(pool, scrub=self.scrub, count=self._count,
-                              workers=settings.pool_size)
+        self._reader = Reader(pool, scrub=self.scrub, workers=settings.pool_size)
         return ConfigureResponse(tuple(diags))
-
-    def _count(self, verb: str) -> None:
-        with self._count_lock:
-            self._counts[verb] += 1
 
     def _need(self) -> tuple[Ops, Reader]:
         if self._ops is None or self._reader is None:
@@ -119,14 +110,14 @@ class PostgresProvider(Provider):
             if addr in wanted or resource_problems(rtype, attrs, self._version):
                 continue        # a name Postgres could not hold cannot exist: read as absent
             self.scrub.add(attrs.get("password"))
-            wanted[addr] = Wanted(addr, rtype, self._shape(rtype, attrs))
-        with self._count_lock:
-            before = Counter(self._counts)
-        observed, diags = reader.observe(wanted.values())
-        with self._count_lock:
-            spent = self._counts - before
+            try:
+                wanted[addr] = Wanted(addr, rtype, self._shape(rtype, attrs))
+            except KeyError as exc:
+                raise ProviderError(f"read: the recorded attributes have no {exc.args[0]!r}",
+                                    address=addr) from None
+        observed, diags, queries = reader.observe(wanted.values())
         return ReadResponse(live={a: LiveObject(address=a, observed=o) for a, o in observed.items()},
-                            diagnostics=tuple(diags), requests=dict(spent))
+                            diagnostics=tuple(diags), requests=queries)
 
     def plan(self, req: PlanRequest) -> PlanResponse:
         d = req.desired
@@ -168,7 +159,7 @@ class PostgresProvider(Provider):
             ops.set_grant(shape, shape["privileges"])
         elif d.type == "extension":
             ops.apply_extension(attrs)
-        observed, _ = reader.observe([Wanted(d.address, d.type, self._shape(d.type, attrs))])
+        observed, _, _ = reader.observe([Wanted(d.address, d.type, self._shape(d.type, attrs))])
         if d.address not in observed:
             raise ProviderError(f"apply: the {d.type} is not in the catalog after it was applied",
                                 address=d.address)
@@ -213,7 +204,7 @@ class PostgresProvider(Provider):
         problems = resource_problems(req.type, base, self._version)
         if problems:
             raise ProviderError(f"import: {problems[0]}", address=req.address)
-        observed, _ = reader.observe([Wanted(req.address, req.type, self._shape(req.type, base))])
+        observed, _, _ = reader.observe([Wanted(req.address, req.type, self._shape(req.type, base))])
         obs = observed.get(req.address)
         if obs is None:
             return ImportResponse(state=None)
