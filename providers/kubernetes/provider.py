@@ -13,6 +13,7 @@ Ownership rules, in one place:
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Iterable, Mapping
 
 from ecpctl.diagnostics import Diagnostic, ProviderError
@@ -91,6 +92,7 @@ class KubernetesProvider(Provider):
         self._lock = threading.Lock()
         self._hpa_desired: set[tuple[str | None, str]] = set()
         self._hpa_live: set[tuple[str | None, str]] | None = None
+        self._hpa_leaving: set[tuple[str | None, str]] = set()   # targets of HPAs leaving the spec
         self._namespaces: set[str] | None = None     # namespaces that exist, as of the last read
 
     # --- configuration ---------------------------------------------------------------------------
@@ -167,12 +169,8 @@ class KubernetesProvider(Provider):
         return info
 
     def _remember(self, resources: Iterable[Resource]) -> None:
-        found = set()
-        for r in resources:
-            if r.provider == self.name and r.type == HPA:
-                ref = (r.attributes.get("spec") or {}).get("scaleTargetRef") or {}
-                if ref.get("kind") == "Deployment" and ref.get("name"):
-                    found.add((_meta(r.attributes)[1], ref["name"]))
+        found = _hpa_targets_of(r.attributes for r in resources
+                                if r.provider == self.name and r.type == HPA)
         with self._lock:
             self._hpa_desired |= found
 
@@ -184,6 +182,8 @@ class KubernetesProvider(Provider):
         with self._lock:
             if (ns, name) in self._hpa_desired:
                 return True
+            if (ns, name) in self._hpa_leaving:
+                return False
             live = self._hpa_live
         if live is None:
             info = self._info(HPA)
@@ -240,6 +240,14 @@ class KubernetesProvider(Provider):
 
     def read(self, req: ReadRequest) -> ReadResponse:
         self._remember(req.desired)
+        desired_hpas = {r.address for r in req.desired if r.type == HPA}
+        leaving = _hpa_targets_of(s.attributes for s in req.prior
+                                  if s.provider == self.name and s.type == HPA
+                                  and s.address not in desired_hpas)
+        with self._lock:
+            self._hpa_leaving |= leaving - self._hpa_desired
+        desired_attrs = {r.address: r for r in req.desired if r.provider == self.name}
+        prior_addresses = {s.address for s in req.prior if s.provider == self.name}
         by_kind: dict[KindInfo, list[Target]] = {}
         seen: set[str] = set()
         wanted: list[tuple[str, str, Mapping[str, Any]]] = []
@@ -281,7 +289,48 @@ class KubernetesProvider(Provider):
                     continue
                 live[t.address] = LiveObject(address=t.address, observed=owned.observed(obj, self.manager),
                                              private={"object": obj})
+        # In state but not found by label (imported, or its label removed out of band): one GET
+        # each for those alone; a no-op plan has none.
+        missing = [(info, t) for info, targets in by_kind.items() for t in targets
+                   if t.address not in live and t.address in prior_addresses]
+        if missing:
+            with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
+                for (info, t), obj in zip(missing, pool.map(
+                        lambda it: self._get(it[0], it[1].name, it[1].namespace), missing)):
+                    if obj is not None:
+                        live[t.address] = LiveObject(t.address, owned.observed(obj, self.manager),
+                                                     {"object": obj})
+        for address, lv in list(live.items()):
+            d = desired_attrs.get(address)
+            if d is not None and d.type == DEPLOYMENT:
+                live[address] = LiveObject(address, self._replicas_view(d, lv.observed), lv.private)
         return ReadResponse(live=live, requests=self.client.counts())
+
+    def _replicas_view(self, d: Resource, view: Mapping[str, Any]) -> Mapping[str, Any]:
+        """`observed` of a Deployment, normalized by who should own `spec.replicas`.
+
+        HPA-managed: replicas never count (while ecpctl still owns them, the view differs from
+        state and the plan hands them over). Otherwise, when the spec sets replicas but ecpctl does
+        not own them (autoscaling was just disabled), a `None` marks them to be taken back.
+        """
+        has = get_path(view, "spec.replicas") is not None
+        if self._hpa_managed_known(d):
+            return owned.drop_path(view, REPLICAS) if has else view
+        if not has and get_path(d.attributes, "spec.replicas") is not None:
+            out = dict(view)
+            out["spec"] = {**(view.get("spec") or {}), "replicas": None}
+            return out
+        return view
+
+    def _hpa_managed_known(self, d: Resource) -> bool:
+        """hpa_managed() from what read() already knows, without a LIST of its own."""
+        name, ns = _meta(d.attributes)
+        with self._lock:
+            if (ns, name) in self._hpa_desired:
+                return True
+            if (ns, name) in self._hpa_leaving:
+                return False
+            return self._hpa_live is not None and (ns, name) in self._hpa_live
 
     # --- plan ------------------------------------------------------------------------------------
 
@@ -293,12 +342,23 @@ class KubernetesProvider(Provider):
         return dict(d.attributes), hpa
 
     def _split_conflicts(self, conflicts: list[ssa.Conflict], prior: ResourceState | None,
-                         owned_now: Mapping[str, Any]) -> tuple[list[ssa.Conflict], list[ssa.Conflict]]:
-        """(taken from ecpctl since the last apply: drift to restore, never ecpctl's: real conflicts)."""
+                         owned_now: Mapping[str, Any], *, reclaim_replicas: bool = False,
+                         ) -> tuple[list[ssa.Conflict], list[ssa.Conflict]]:
+        """(taken from ecpctl since the last apply: drift to restore, never ecpctl's: real conflicts).
+
+        `reclaim_replicas`: the spec no longer autoscales this Deployment, so `spec.replicas` held
+        by the hand-over manager or an HPA controller (through /scale) is taken back.
+        """
         lost, foreign = [], []
+        adopted = prior is not None and bool((prior.private or {}).get("adopted"))
         for c in conflicts:
-            was = prior is not None and owned.resolve(prior.observed, c.field)[0]
+            # an import is consent to take over the fields the spec sets (recorded in attributes)
+            was = prior is not None and (owned.resolve(prior.observed, c.field)[0]
+                                         or (adopted and owned.resolve(prior.attributes, c.field)[0]))
             still = owned.resolve(owned_now, c.field)[0]
+            if reclaim_replicas and c.field == ".spec.replicas" and (
+                    c.manager == ssa.HANDOVER_MANAGER or c.subresource == "scale"):
+                was, still = True, False
             (lost if was and not still else foreign).append(c)
         return lost, foreign
 
@@ -316,6 +376,7 @@ class KubernetesProvider(Provider):
             return PlanResponse(planned=desired_view(d), requires_replace=static)
         live_obj = (req.live.private or {}).get("object") if req.live is not None else None
         manifest, hpa = self._manifest(d, exists=req.live is not None)
+        reclaim = d.type == DEPLOYMENT and not hpa
         what = f"{info.kind} {_where(name, ns)}"
         try:
             result = ssa.apply_manifest(self.client, info, manifest, manager=self.manager,
@@ -323,7 +384,9 @@ class KubernetesProvider(Provider):
         except KubeError as exc:
             if exc.conflict:
                 lost, foreign = self._split_conflicts(
-                    ssa.conflicts_of(exc), req.prior, req.live.observed if req.live else {})
+                    ssa.conflicts_of(exc), req.prior,
+                    owned.observed(live_obj, self.manager) if live_obj is not None else {},
+                    reclaim_replicas=reclaim)
                 if foreign:
                     raise ProviderError(ssa.describe_conflicts(foreign)) from exc
                 try:
@@ -342,10 +405,12 @@ class KubernetesProvider(Provider):
         planned = owned.observed(result, self.manager)
         before = None
         if live_obj is not None:
-            fields = owned.union(owned.manager_fields(live_obj, self.manager),
-                                 owned.manager_fields(result, self.manager))
+            now = owned.manager_fields(live_obj, self.manager)
+            fields = owned.union(now, owned.manager_fields(result, self.manager))
             before = owned.shaped(live_obj, fields)
-            if hpa and not owned.has_path(owned.manager_fields(result, self.manager), *REPLICAS):
+            prior_had = req.prior is not None and get_path(req.prior.observed, "spec.replicas") is not None
+            if reclaim and not owned.has_path(now, *REPLICAS) and not prior_had:
+                # taking replicas back from an autoscaler: show them as newly managed
                 before = owned.drop_path(before, REPLICAS)
         return PlanResponse(planned=planned, before=before, requires_replace=static)
 
@@ -364,7 +429,8 @@ class KubernetesProvider(Provider):
             conflicts = ssa.conflicts_of(exc)
         live = self._get(info, name, ns, d)
         lost, foreign = self._split_conflicts(
-            conflicts, prior, owned.observed(live, self.manager) if live else {})
+            conflicts, prior, owned.observed(live, self.manager) if live else {},
+            reclaim_replicas=d.type == DEPLOYMENT and get_path(manifest, "spec.replicas") is not None)
         if foreign:
             raise ProviderError(ssa.describe_conflicts(foreign))
         try:
@@ -489,8 +555,18 @@ class KubernetesProvider(Provider):
             tenant=req.tenant, attributes=attributes, observed=owned.observed(live, self.manager),
             sensitive=tuple(d.sensitive) if d is not None else (),
             depends_on=tuple(d.depends_on) if d is not None else (),
-            private={"uid": md.get("uid"), "resourceVersion": md.get("resourceVersion")})
+            private={"uid": md.get("uid"), "resourceVersion": md.get("resourceVersion"),
+                     "adopted": True})
         return ImportResponse(state=state)
+
+
+def _hpa_targets_of(hpas: Iterable[Mapping[str, Any]]) -> set[tuple[str | None, str]]:
+    out = set()
+    for attrs in hpas:
+        ref = (attrs.get("spec") or {}).get("scaleTargetRef") or {}
+        if ref.get("kind") == "Deployment" and ref.get("name"):
+            out.add((_meta(attrs)[1], ref["name"]))
+    return out
 
 
 # --- messages ------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def describe_conflicts(conflicts: list[Conflict]) -> str:
     for c in conflicts:
         by_manager.setdefault(c.who, []).append(display_path(c.field))
     parts = [f"field manager {who} owns {', '.join(fields)}" for who, fields in by_manager.items()]
-    return "conflict: " + "; ".join(parts) + " (rerun with --force-conflicts to take ownership)"
+    return "conflict: " + "; ".join(parts) + " (apply with --force-conflicts to take ownership)"
 
 
 def apply_manifest(client: KubeClient, info: KindInfo, manifest: Mapping[str, Any], *,
