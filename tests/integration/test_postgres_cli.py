@@ -20,7 +20,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TARGET = "tenant.*.postgres.*"
-TENANTS = ("ai-call-center-prod", "global-call-center", "my-ai-service", "test-ai-service")
+
+def example_tenants() -> tuple[str, ...]:
+    from ecpctl.config import load_config
+    return tuple(lt.tenant.metadata.name for lt in load_config(EXAMPLES).tenants
+                 if lt.tenant.spec.database.enabled)
+
+
+TENANTS = example_tenants()
 
 
 class Cli:
@@ -77,6 +84,7 @@ def secret_of(examples: Path, state, tid: str) -> dict[str, str]:
 
 
 def test_example_tenants_through_the_cli(ecpctl, examples, postgres_server):
+    assert len(TENANTS) >= 2
     r = ecpctl("plan", str(examples), "--target", TARGET)
     assert r.exit_code == 0, r.output
     assert "to add, 0 to change, 0 to destroy." in r.output
@@ -104,20 +112,23 @@ def test_example_tenants_through_the_cli(ecpctl, examples, postgres_server):
     assert r.exit_code == 0, r.output
 
     # a hand-made ALTER ROLE shows as exactly that change; apply restores it
-    app = "my-ai-service_app"
+    tid = TENANTS[0]
+    app = f"{tid}_app"
+    limit = state[f"tenant.{tid}.postgres.role.{app}"].attributes["connection_limit"]
     with postgres_server.connect() as conn:
         conn.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT 5").format(sql.Identifier(app)))
     r = ecpctl("plan", str(examples), "--target", TARGET, "--detailed-exitcode")
     assert r.exit_code == 2, r.output
-    assert f"# tenant.my-ai-service.postgres.role.{app} will be updated in-place" in r.output
-    assert "~ connection_limit = 5 -> 50" in r.output
+    assert f"# tenant.{tid}.postgres.role.{app} will be updated in-place" in r.output
+    assert f"~ connection_limit = 5 -> {limit}" in r.output
     assert "Plan: 0 to add, 1 to change, 0 to destroy." in r.output
     r = ecpctl("apply", str(examples), "--target", TARGET, "--auto-approve")
     assert r.exit_code == 0, r.output
     assert "No changes." in ecpctl("plan", str(examples), "--target", TARGET).output
 
     # -replace rotates the password; the Secret follows
-    role = "tenant.test-ai-service.postgres.role.test-ai-service_app"
+    tid = TENANTS[-1]
+    role = f"tenant.{tid}.postgres.role.{tid}_app"
     r = ecpctl("apply", str(examples), "--target", TARGET, "-replace", role, "--auto-approve")
     assert r.exit_code == 0, r.output
     assert f"# {role} must be replaced" in r.output
@@ -125,12 +136,12 @@ def test_example_tenants_through_the_cli(ecpctl, examples, postgres_server):
     new = state[role].attributes["password"]
     assert new not in passwords
     passwords.append(new)
-    assert secret_of(examples, state, "test-ai-service")["PGPASSWORD"] == new
+    assert secret_of(examples, state, tid)["PGPASSWORD"] == new
     r = ecpctl("apply", str(examples), "--target", TARGET, "--auto-approve")  # re-grants
     assert r.exit_code == 0, r.output
-    data = secret_of(examples, ecpctl.state(), "test-ai-service")
+    data = secret_of(examples, ecpctl.state(), tid)
     with psycopg.connect(data["DATABASE_URL"]) as conn:
-        conn.execute(sql.SQL("SELECT count(*) FROM {}.smoke").format(sql.Identifier("test-ai-service")))
+        conn.execute(sql.SQL("SELECT count(*) FROM {}.smoke").format(sql.Identifier(tid)))
 
     r = ecpctl("destroy", str(examples), "--target", TARGET, "--auto-approve")
     assert r.exit_code == 0, r.output
