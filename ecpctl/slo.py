@@ -40,8 +40,13 @@ def threshold(availability_percent: Decimal, factor: Decimal) -> Decimal:
 
 
 def _num(d: Decimal) -> str:
-    text = format(d.normalize(), "f")
-    return text
+    """Plain decimal text, never scientific notation: 0.0005, not 5E-4."""
+    return format(Decimal(d).normalize(), "f")
+
+
+def burn_thresholds(availability_percent: Decimal) -> list[tuple[BurnWindow, Decimal]]:
+    """Each burn-rate window with its error-ratio threshold (99.5%: 0.072, 0.03, 0.015, 0.005)."""
+    return [(bw, threshold(availability_percent, bw.factor)) for bw in WINDOWS]
 
 
 def slo_rule_groups(tenant_id: str, availability_percent: Decimal) -> list[dict]:
@@ -49,7 +54,8 @@ def slo_rule_groups(tenant_id: str, availability_percent: Decimal) -> list[dict]
                      key=_seconds)
     record = [{
         "record": RATIO.format(w=w),
-        "expr": f"sum(rate({ERRORS.format(t=tenant_id)}[{w}])) / "
+        # `or vector(0)`: no 5xx at all is a ratio of 0, not an absent series
+        "expr": f"(sum(rate({ERRORS.format(t=tenant_id)}[{w}])) or vector(0)) / "
                 f"sum(rate({TOTAL.format(t=tenant_id)}[{w}]))",
         "labels": {"tenant_id": tenant_id},
     } for w in windows]

@@ -8,14 +8,25 @@ import json
 import os
 from typing import Any
 
-from ecpctl.dashboards import overview_dashboard, slo_dashboard
-from ecpctl.diagnostics import ConfigError, Diagnostic
-from ecpctl.expand.context import Builder, ExpandContext
-from ecpctl.expand.kubernetes import add_object, labels, meta
+from ecpctl.dashboards import dashboard_uid, folder_uid, overview_dashboard, slo_dashboard
+from ecpctl.diagnostics import ConfigError, Diagnostic, Severity
+from ecpctl.expand.context import TENANT_LABEL, Builder, ExpandContext
+from ecpctl.expand.kubernetes import PROVIDER, add_object, b64, ktype, labels, meta
 from ecpctl.promql import PromQLError, scope_expression
 from ecpctl.slo import slo_rule_groups
 
 SEVERITY = {"info": "info", "warning": "warning", "critical": "critical"}
+# Alertmanager receiver names in file mode: `<tenant>/<receiver>`. A '/' appears in neither a
+# tenant id nor a receiver name, so two tenants can never produce the same name (with '-',
+# tenant `a` + receiver `b-ops` and tenant `a-b` + receiver `ops` would collide). The
+# prometheus-operator names AlertmanagerConfig receivers the same way (`namespace/name/receiver`).
+RECEIVER_SEPARATOR = "/"
+ALERTING_SECRET = "ecp-ai-alerting"
+TENANT_KEY = "tenant_id"          # the label every tenant metric and alert carries
+
+
+def receiver_name(tenant_id: str, receiver: str) -> str:
+    return f"{tenant_id}{RECEIVER_SEPARATOR}{receiver}"
 
 
 def _custom_rules(lt, tid: str) -> list[dict]:
@@ -24,12 +35,11 @@ def _custom_rules(lt, tid: str) -> list[dict]:
         try:
             expr = scope_expression(a.condition, tid)
         except PromQLError as exc:
-            line, col = lt.position("spec", "monitoring", "alerts", i, "condition") or (None, None)
-            diags.append(Diagnostic.error(f"invalid alert condition: {exc}", file=lt.file, line=line,
-                                          column=col, field=f"spec.monitoring.alerts[{i}].condition"))
+            diags.append(lt.diagnostic(f"invalid alert condition {a.condition!r}: {exc}",
+                                       "spec", "monitoring", "alerts", i, "condition"))
             continue
         rule = {"alert": a.name, "expr": expr, "for": a.for_,
-                "labels": {"severity": SEVERITY[a.severity], "tenant_id": tid},
+                "labels": {"severity": SEVERITY[a.severity], TENANT_KEY: tid},
                 "annotations": {"summary": a.description or f"{a.name}: {a.condition}"}}
         if a.notify:
             rule["labels"]["notify"] = ",".join(a.notify)
@@ -55,52 +65,72 @@ def expand_monitoring(b: Builder, ctx: ExpandContext, lt, sizing, k8s: dict[str,
         "apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
         "metadata": meta("ecp-ai-slo", ns, rule_labels), "spec": {"groups": groups}},
         depends_on=in_ns)
+    # tenant_id comes from the Service's label, never from the scraped metrics: with
+    # honorLabels false a service cannot claim another tenant's id (Prometheus renames its own
+    # label to exported_tenant_id).
     add_object(b, {
         "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
         "metadata": meta("ecp-ai-services", ns, rule_labels),
         "spec": {"selector": {"matchLabels": {"app.kubernetes.io/part-of": "ecp-ai",
-                                              "ecp.ai/tenant": tid}},
-                 "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}]}},
+                                              TENANT_LABEL: tid}},
+                 "endpoints": [{
+                     "port": "http", "path": "/metrics", "interval": "30s", "honorLabels": False,
+                     "relabelings": [{
+                         "sourceLabels": ["__meta_kubernetes_service_label_ecp_ai_tenant"],
+                         "targetLabel": TENANT_KEY, "action": "replace"}]}]}},
         depends_on=in_ns)
 
     if t.spec.monitoring.dashboards:
         title = t.metadata.displayName or tid
         boards = {
             "overview": overview_dashboard(tid, title, [s.service for s in sizing.services],
-                                           t.spec.sla.responseTime),
+                                           t.spec.sla.responseTime,
+                                           gpu_services=[s.service for s in sizing.services
+                                                         if s.gpus_per_replica]),
             "slo": slo_dashboard(tid, title, t.spec.sla.availability),
         }
         _dashboards(b, ctx, tid, title, ns, in_ns, boards)
     _alerting(b, ctx, lt, ns, in_ns)
 
 
-def _grafana_settings(ctx: ExpandContext):
-    return ctx.project.spec.providers.grafana
+def folder_title(ctx: ExpandContext, title: str) -> str:
+    g = ctx.project.spec.providers.grafana
+    prefix = g.folderPrefix if g is not None else "ECP-AI"
+    return f"{prefix} / {title}"
 
 
 def _dashboards(b: Builder, ctx, tid, title, ns, in_ns, boards: dict[str, dict]) -> None:
-    g = _grafana_settings(ctx)
-    prefix = g.folderPrefix if g is not None else "ECP-AI"
-    folder_title = f"{prefix} / {title}"
+    ftitle = folder_title(ctx, title)
     if ctx.project.spec.monitoring.dashboardsMode == "configmap":
         for key, board in boards.items():
             add_object(b, {
                 "apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": meta(f"ecp-ai-dashboard-{key}", ns,
                                  {**labels(tid), "grafana_dashboard": "1"},
-                                 {"grafana_folder": folder_title}),
+                                 {"grafana_folder": ftitle}),
                 "data": {f"{tid}-{key}.json": json.dumps(board, sort_keys=True, ensure_ascii=False,
                                                          indent=1)}}, depends_on=in_ns)
         return
-    folder_uid = f"ecp-ai-{tid}"[:40]
-    folder = b.add("grafana", "folder", folder_uid, {"uid": folder_uid, "title": folder_title})
+    fuid = folder_uid(tid)
+    folder = b.add("grafana", "folder", fuid, {"uid": fuid, "title": ftitle})
     for key, board in boards.items():
         b.add("grafana", "dashboard", board["uid"], {
-            "uid": board["uid"], "folder_uid": folder_uid, "dashboard": board},
+            "uid": board["uid"], "folder_uid": fuid, "dashboard": board},
             depends_on=(folder,))
 
 
-def _receiver_k8s(r) -> dict[str, Any]:
+def _slack_url(lt, i: int) -> tuple[str, Diagnostic | None]:
+    r = lt.tenant.spec.monitoring.receivers[i]
+    value = os.environ.get(r.slack.apiUrlEnv, "")
+    if value:
+        return value, None
+    return "", lt.diagnostic(
+        f"environment variable {r.slack.apiUrlEnv} is not set: slack receiver {r.name!r} has no "
+        f"webhook URL", "spec", "monitoring", "receivers", i, "slack", "apiUrlEnv",
+        severity=Severity.WARNING)
+
+
+def _receiver_k8s(r, slack_key: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {"name": r.name}
     if r.webhook is not None:
         out["webhookConfigs"] = [{"url": str(r.webhook.url), "sendResolved": r.webhook.sendResolved}]
@@ -108,22 +138,28 @@ def _receiver_k8s(r) -> dict[str, Any]:
         out["emailConfigs"] = [{"to": ", ".join(r.email.to), "sendResolved": True}]
     elif r.slack is not None:
         out["slackConfigs"] = [{"channel": r.slack.channel, "sendResolved": True,
-                                "apiURL": {"name": "ecp-ai-alerting", "key": "slack-url"}}]
+                                "apiURL": {"name": ALERTING_SECRET, "key": slack_key}}]
     return out
 
 
-def _receiver_file(tid: str, r) -> tuple[dict[str, Any], tuple[str, ...]]:
-    out: dict[str, Any] = {"name": f"{tid}-{r.name}"}
+def _receiver_file(lt, i: int) -> tuple[dict[str, Any], tuple[str, ...], Diagnostic | None]:
+    tid = lt.tenant.metadata.name
+    r = lt.tenant.spec.monitoring.receivers[i]
+    out: dict[str, Any] = {"name": receiver_name(tid, r.name)}
     sensitive: tuple[str, ...] = ()
+    warning = None
     if r.webhook is not None:
         out["webhook_configs"] = [{"url": str(r.webhook.url), "send_resolved": r.webhook.sendResolved}]
     elif r.email is not None:
         out["email_configs"] = [{"to": ", ".join(r.email.to), "send_resolved": True}]
     elif r.slack is not None:
-        out["slack_configs"] = [{"channel": r.slack.channel, "send_resolved": True,
-                                 "api_url": os.environ.get(r.slack.apiUrlEnv, "")}]
+        url, warning = _slack_url(lt, i)
+        cfg: dict[str, Any] = {"channel": r.slack.channel, "send_resolved": True}
+        if url:
+            cfg["api_url"] = url      # else Alertmanager's global slack_api_url applies
+        out["slack_configs"] = [cfg]
         sensitive = ("slack_configs",)
-    return out, sensitive
+    return out, sensitive, warning
 
 
 def _alerting(b: Builder, ctx: ExpandContext, lt, ns: str, in_ns) -> None:
@@ -133,35 +169,50 @@ def _alerting(b: Builder, ctx: ExpandContext, lt, ns: str, in_ns) -> None:
     if not mon.receivers:
         return
     default = mon.receivers[0].name
-    routes = [{"matchers": [f'alertname="{a.name}"'], "receivers": list(a.notify)}
-              for a in mon.alerts if a.notify]
+    # an alert that names receivers goes to each of them; every other alert of the tenant
+    # (the SLO burn-rate alerts among them) goes to the first receiver
+    notify = [(a.name, recv) for a in mon.alerts for recv in a.notify]
     if ctx.project.spec.monitoring.alertmanagerMode == "kubernetes":
-        sub = []
-        for r in routes:
-            for recv in r["receivers"]:
-                sub.append({"receiver": recv, "continue": True,
-                            "matchers": [{"name": "alertname", "value": r["matchers"][0].split('"')[1],
-                                          "matchType": "="}]})
-        add_object(b, {
+        deps = list(in_ns)
+        slack = [i for i, r in enumerate(mon.receivers) if r.slack is not None]
+        warnings = []
+        if slack:
+            data = {}
+            for i in slack:
+                r = mon.receivers[i]
+                url, warning = _slack_url(lt, i)
+                data[f"slack-{r.name}"] = b64(url)
+                if warning:
+                    warnings.append(warning)
+            deps.append(add_object(b, {
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": meta(ALERTING_SECRET, ns, labels(tid)), "type": "Opaque",
+                "data": dict(sorted(data.items()))}, depends_on=in_ns, sensitive=("data",)))
+        amcfg = {
             "apiVersion": "monitoring.coreos.com/v1alpha1", "kind": "AlertmanagerConfig",
             "metadata": meta("ecp-ai-alerts", ns, labels(tid)),
             "spec": {
                 "route": {"receiver": default, "groupBy": ["alertname", "service"],
-                          "matchers": [{"name": "tenant_id", "value": tid, "matchType": "="}],
-                          "routes": sub},
-                "receivers": [_receiver_k8s(r) for r in mon.receivers],
-            }}, depends_on=in_ns)
+                          "matchers": [{"name": TENANT_KEY, "value": tid, "matchType": "="}],
+                          "routes": [{"receiver": recv, "continue": True,
+                                      "matchers": [{"name": "alertname", "value": alert,
+                                                    "matchType": "="}]}
+                                     for alert, recv in notify]},
+                "receivers": [_receiver_k8s(r, f"slack-{r.name}" if r.slack else None)
+                              for r in mon.receivers],
+            }}
+        b.add(PROVIDER, ktype(amcfg), amcfg["metadata"]["name"], amcfg, depends_on=tuple(deps),
+              meta={"diagnostics": tuple(warnings)} if warnings else None)
         return
     recv_addrs = []
-    for r in mon.receivers:
-        attrs, sens = _receiver_file(tid, r)
-        recv_addrs.append(b.add("alertmanager", "receiver", attrs["name"], attrs, sensitive=sens))
-    child_routes = []
-    for r in routes:
-        for recv in r["receivers"]:
-            child_routes.append({"receiver": f"{tid}-{recv}", "matchers": r["matchers"],
-                                 "continue": True})
+    for i, r in enumerate(mon.receivers):
+        attrs, sens, warning = _receiver_file(lt, i)
+        recv_addrs.append(b.add("alertmanager", "receiver", r.name, attrs, sensitive=sens,
+                                meta={"diagnostics": (warning,)} if warning else None))
     b.add("alertmanager", "route", tid, {
-        "receiver": f"{tid}-{default}", "matchers": [f'tenant_id="{tid}"'],
-        "group_by": ["alertname", "service"], "continue": False, "routes": child_routes},
+        "receiver": receiver_name(tid, default), "matchers": [f'{TENANT_KEY}="{tid}"'],
+        "group_by": ["alertname", "service"], "continue": False,
+        "routes": [{"receiver": receiver_name(tid, recv), "matchers": [f'alertname="{alert}"'],
+                    "continue": True} for alert, recv in notify]},
         depends_on=tuple(recv_addrs))
+
