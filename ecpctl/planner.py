@@ -90,6 +90,11 @@ def _static_replace(provider: str, rtype: str) -> tuple[str, ...]:
     return cls.requires_replace(rtype) if cls is not None else ()
 
 
+def _rotates_in_place(provider: str, rtype: str) -> bool:
+    cls = provider_class(provider)
+    return cls is not None and cls.rotates_in_place(rtype)
+
+
 def _forced(paths: Iterable[str], replace_paths: Sequence[str]) -> tuple[str, ...]:
     out = []
     for p in paths:
@@ -219,6 +224,9 @@ def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
     config_changed = dict(d.attributes) != dict(p.attributes)
     drifted = lv is not None and dict(lv.observed) != dict(p.observed)
     if d.address in opts.replace:
+        if _rotates_in_place(d.provider, d.type):
+            return _change(d, Action.UPDATE, before=before, after=planned, prior=p, desired=d,
+                           reason="-replace requested: generated secrets are rotated in place")
         return _change(d, Action.REPLACE, before=before, after=planned, prior=p, desired=d,
                        reason="replacement requested with -replace")
     diff = changed_paths(before, planned)

@@ -188,6 +188,12 @@ class Provider(abc.ABC):
         """Attribute paths of `rtype` whose change forces delete-and-create. Static: no connection."""
         return ()
 
+    @classmethod
+    def rotates_in_place(cls, rtype: str) -> bool:
+        """True when `-replace` of an `rtype` only needs its generated secrets renewed, which an
+        update does without destroying the object (a Postgres role keeps its grants). Static."""
+        return False
+
     def configure(self, req: ConfigureRequest) -> ConfigureResponse:
         return ConfigureResponse()
 

@@ -35,6 +35,11 @@ class PostgresProvider(Provider):
     def requires_replace(cls, rtype: str) -> tuple[str, ...]:
         return objects.REQUIRES_REPLACE.get(rtype, ())
 
+    @classmethod
+    def rotates_in_place(cls, rtype: str) -> bool:
+        # ALTER ROLE ... PASSWORD renews a role's password; dropping it would drop its grants
+        return rtype == "role"
+
     # --- configure ---------------------------------------------------------------------------
 
     def configure(self, req: ConfigureRequest) -> ConfigureResponse:
