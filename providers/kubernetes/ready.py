@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Callable, Mapping
 
@@ -146,8 +147,12 @@ def wait_ready(client: KubeClient, info: KindInfo, obj: Mapping[str, Any], *, ti
 # --- why is it not ready? -----------------------------------------------------------------------
 
 def _scheduler_message(message: str) -> str:
-    """`0/3 nodes are available: 3 Insufficient nvidia.com/gpu.` without the preemption tail."""
-    return message.split(" preemption:")[0].strip()
+    """`0/3 nodes are available: 3 Insufficient nvidia.com/gpu.` without what follows the reasons
+    (`no new claims to deallocate, preemption: 0/3 nodes are available: ...`)."""
+    head = message.split(" preemption:")[0].strip()
+    if re.match(r"^\d+/\d+ nodes are available", head) and ". " in head:
+        head = head.split(". ")[0] + "."
+    return head
 
 
 def pod_problem(pod: Mapping[str, Any]) -> str | None:

@@ -85,6 +85,19 @@ def test_enabling_autoscaling_hands_replicas_over_without_a_reset(kube_cli):
     assert not has_path(manager_fields(dep, "ecpctl"), "spec", "replicas")
     assert "No changes." in kube_cli.ok("plan", str(kube_cli.spec)).output
 
+    # and back: without autoscaling the spec's replica count is ecpctl's again
+    kube_cli.tenant(t, {"chatbot": 150}, availability="99.9%", autoscaling=False)
+    r = kube_cli.ok("plan", str(kube_cli.spec))
+    assert f"# {addr(t, 'autoscaling/v2.HorizontalPodAutoscaler', 'chatbot')} will be destroyed" in r.output
+    assert f"# {addr(t, 'apps/v1.Deployment', 'chatbot')} will be updated in-place" in r.output
+    assert "+ replicas = 2" in r.output
+    kube_cli.apply()
+    dep = kube_cli.get("deployment", "chatbot", ns(t))
+    assert dep["spec"]["replicas"] == 2
+    assert has_path(manager_fields(dep, "ecpctl"), "spec", "replicas")
+    assert not kube_cli.exists("hpa", "chatbot", ns(t))
+    assert "No changes." in kube_cli.ok("plan", str(kube_cli.spec)).output
+
 
 def test_conflict_with_another_manager_is_named_and_force_takes_ownership(kube_cli):
     t = unique("conflict")
