@@ -13,6 +13,7 @@ Ownership rules, in one place:
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Iterable, Mapping
 
@@ -93,6 +94,7 @@ class KubernetesProvider(Provider):
         self._hpa_desired: set[tuple[str | None, str]] = set()
         self._hpa_live: set[tuple[str | None, str]] | None = None
         self._hpa_leaving: set[tuple[str | None, str]] = set()   # targets of HPAs leaving the spec
+        self._crd_groups: set[str] = set()                        # groups of CRDs applied here
         self._namespaces: set[str] | None = None     # namespaces that exist, as of the last read
 
     # --- configuration ---------------------------------------------------------------------------
@@ -163,8 +165,18 @@ class KubernetesProvider(Provider):
 
     def _need_info(self, rtype: str) -> KindInfo:
         info = self._info(rtype)
+        api_version, kind = split_type(rtype)
+        group = api_version.rpartition("/")[0]
+        # a CRD applied moments ago may take a little while to show in discovery
+        attempts = 20 if group in self._crd_groups else 1
+        for _ in range(attempts):
+            if info is not None:
+                return info
+            self.discovery.invalidate()
+            info = self._info(rtype)
+            if info is None and attempts > 1:
+                time.sleep(0.25)
         if info is None:
-            api_version, kind = split_type(rtype)
             raise ProviderError(_missing_kind(api_version, kind, self.discovery))
         return info
 
@@ -475,6 +487,8 @@ class KubernetesProvider(Provider):
         if hand_over_after is not None:
             result = self._handover(info, d, hand_over_after)
         if info.kind == "CustomResourceDefinition":
+            with self._lock:
+                self._crd_groups.add((d.attributes.get("spec") or {}).get("group"))
             self.discovery.invalidate()
         if self.wait:
             try:
