@@ -10,13 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from ecpctl.diagnostics import Diagnostic
-from ecpctl.quantity import format_cpu, format_memory, parse_cpu, parse_memory_bytes
+from ecpctl.quantity import format_cpu, parse_cpu, parse_memory_bytes
 from ecpctl.resources import Resource
 
 GPU = "nvidia.com/gpu"
 ORDER = (GPU, "cpu", "memory")
 WORKLOADS = {"apps/v1.Deployment", "apps/v1.StatefulSet"}
-MIB = 2 ** 20
 
 
 def parse(resource: str, value: Any) -> int:
@@ -28,11 +27,16 @@ def parse(resource: str, value: Any) -> int:
     return int(parse_cpu(value) // 1000)
 
 
+def _memory(amount: int) -> str:
+    gib = amount / 2 ** 30
+    return f"{int(gib)}Gi" if amount % 2 ** 30 == 0 else f"{gib:.1f}Gi"
+
+
 def show(resource: str, amount: int) -> str:
     if resource == "cpu":
         return f"{format_cpu(amount)} CPU"
     if resource == "memory":
-        return f"{format_memory(-(-amount // MIB))} memory"
+        return f"{_memory(amount)} memory"
     return f"{amount} {resource}"
 
 
@@ -121,5 +125,5 @@ def _amount(res: str, amount: int) -> str:
     if res == "cpu":
         return format_cpu(amount)
     if res == "memory":
-        return format_memory(-(-amount // MIB))
+        return _memory(amount)
     return str(amount)

@@ -118,7 +118,7 @@ def write_tree(files: Mapping[str, str], out_dir: Path, *,
         if head == HEADER:
             path.unlink()
             removed.append(rel)
-    for d in sorted({p.parent for p in out_dir.rglob("*")} - {out_dir}, reverse=True):
+    for d in sorted({(out_dir / rel).parent for rel in removed} - {out_dir}, reverse=True):
         if d.is_dir() and not any(d.iterdir()):
             d.rmdir()
     return changed, removed

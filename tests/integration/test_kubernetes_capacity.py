@@ -11,7 +11,7 @@ import pytest
 from tests.integration.kubernetes_support import KubeCli, addr, unique
 from tests.testenv.kube import ControlPlane
 
-pytestmark = pytest.mark.kube
+pytestmark = [pytest.mark.integration, pytest.mark.kube]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from providers.kubernetes.owned import has_path, manager_fields
 from tests.integration.kubernetes_support import addr, kube_cli, ns, unique  # noqa: F401
 
-pytestmark = pytest.mark.kube
+pytestmark = [pytest.mark.integration, pytest.mark.kube]
 
 DEPLOY = "apps/v1.Deployment"
 

@@ -10,7 +10,7 @@ import pytest
 from providers.kubernetes.owned import has_path, manager_fields
 from tests.integration.kubernetes_support import addr, kube_cli, ns, unique  # noqa: F401
 
-pytestmark = pytest.mark.kube
+pytestmark = [pytest.mark.integration, pytest.mark.kube]
 
 
 def _replicas_owners(dep: dict) -> set[str]:

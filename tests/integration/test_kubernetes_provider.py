@@ -16,7 +16,7 @@ from providers.protocol import (ApplyRequest, ConfigureRequest, DeleteRequest, R
                                 ValidateRequest)
 from tests.integration.kubernetes_support import kube_cli, unique  # noqa: F401
 
-pytestmark = pytest.mark.kube
+pytestmark = [pytest.mark.integration, pytest.mark.kube]
 
 MANAGED = {"app.kubernetes.io/managed-by": "ecpctl"}
 
