@@ -72,12 +72,30 @@ def file_name(r: Resource) -> str:
     return f"{rank(kind):02d}-{kind.lower()}-{r.name}.yaml"
 
 
+def _hpa_targets(resources: Iterable[Resource]) -> set[tuple[str | None, str]]:
+    out = set()
+    for r in resources:
+        if r.type == "autoscaling/v2.HorizontalPodAutoscaler":
+            ref = (r.attributes.get("spec") or {}).get("scaleTargetRef") or {}
+            if ref.get("kind") == "Deployment":
+                out.add(((r.attributes.get("metadata") or {}).get("namespace"), ref.get("name")))
+    return out
+
+
 def render_manifests(resources: Iterable[Resource]) -> dict[str, str]:
-    """Relative path -> file text for every Kubernetes resource."""
+    """Relative path -> file text for every Kubernetes resource.
+
+    A Deployment that an HPA scales is written without `spec.replicas`, as ecpctl applies it:
+    the HPA owns that field, and a GitOps tool re-applying it would fight the HPA.
+    """
+    kube = [r for r in resources if r.provider == "kubernetes"]
+    scaled = _hpa_targets(kube)
     out: dict[str, str] = {}
-    for r in sorted((r for r in resources if r.provider == "kubernetes"),
-                    key=lambda r: (r.tenant, file_name(r))):
+    for r in sorted(kube, key=lambda r: (r.tenant, file_name(r))):
         obj, secret = manifest_for_git(r)
+        md = obj.get("metadata") or {}
+        if r.type == "apps/v1.Deployment" and (md.get("namespace"), md.get("name")) in scaled:
+            (obj.get("spec") or {}).pop("replicas", None)
         text = HEADER + (SECRET_NOTE if secret else "") + yaml.dump(
             obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
             width=100)

@@ -107,3 +107,15 @@ def test_kind_knowledge():
     assert KubernetesProvider.requires_replace("apps/v1.Deployment") == ("spec.selector",)
     assert KubernetesProvider.requires_replace("v1.Service") == ("spec.clusterIP",)
     assert KubernetesProvider.requires_replace("policy/v1.PodDisruptionBudget") == ()
+
+
+def test_hpa_scaled_deployments_are_rendered_without_replicas():
+    hpa = res("acme", {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                       "metadata": {"name": "chatbot", "namespace": "ecp-ai-acme"},
+                       "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                                   "name": "chatbot"}, "minReplicas": 2}})
+    files = render_manifests([RESOURCES[0], hpa])
+    dep = yaml.safe_load(files["acme/06-deployment-chatbot.yaml"])
+    assert "replicas" not in dep["spec"]
+    assert RESOURCES[0].attributes["spec"]["replicas"] == 2
+    assert yaml.safe_load(render_manifests([RESOURCES[0]])["acme/06-deployment-chatbot.yaml"])["spec"]["replicas"] == 2
