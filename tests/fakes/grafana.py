@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import socket
 import threading
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +44,37 @@ def _now() -> str:
 
 def _slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "dashboard"
+
+
+class _Server(ThreadingHTTPServer):
+    """Remembers open connections, so that stopping the fake also drops kept-alive ones (a
+    stopped Grafana refuses clients that were connected, too)."""
+
+    daemon_threads = True
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.open_sockets: set[socket.socket] = set()
+        self._sockets_lock = threading.Lock()
+
+    def process_request(self, request, client_address):
+        with self._sockets_lock:
+            self.open_sockets.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._sockets_lock:
+            self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        with self._sockets_lock:
+            sockets, self.open_sockets = list(self.open_sockets), set()
+        for s in sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class ApiError(Exception):
@@ -93,8 +125,7 @@ class FakeGrafana:
             def log_message(self, *args):
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -113,6 +144,7 @@ class FakeGrafana:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._server.drop_connections()
 
     def __enter__(self) -> "FakeGrafana":
         return self.start()
