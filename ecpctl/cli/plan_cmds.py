@@ -148,6 +148,21 @@ def _execute(obj: CliContext, plan: Plan, providers: ProviderSet, *, parallelism
         sys.exit(130 if outcome.interrupted and not outcome.failed else 1)
 
 
+def _plan_and_apply(obj: CliContext, path: Path, *, destroy: bool, auto_approve: bool,
+                    lock_timeout: float, parallelism: int, **plan_kw) -> None:
+    """apply and destroy: plan, show it, ask, then walk it."""
+    plan, desired, providers = _make_plan(obj, path, destroy=destroy, parallelism=parallelism,
+                                          **plan_kw)
+    _report_diagnostics(plan, as_json=False)
+    render_plan(plan, console())
+    if not plan.has_changes:
+        providers.close()
+        return
+    _confirm(plan, auto_approve, destroy=destroy)
+    _execute(obj, plan, providers, parallelism=parallelism, lock_timeout=lock_timeout,
+             desired=desired)
+
+
 def register(cli: click.Group) -> None:
     @cli.command("plan")
     @PATH_ARG
@@ -202,18 +217,11 @@ def register(cli: click.Group) -> None:
                 return
             _execute(obj, plan, providers, parallelism=parallelism, lock_timeout=lock_timeout)
             return
-        plan, desired, providers = _make_plan(
-            obj, path, destroy=False, targets=targets, excludes=excludes, refresh=refresh,
-            parallelism=parallelism, replace=replace, strict=strict, kubeconfig=kubeconfig,
-            kube_context=kube_context, force_conflicts=force_conflicts, wait=wait, timeout=timeout)
-        _report_diagnostics(plan, as_json=False)
-        render_plan(plan, console())
-        if not plan.has_changes:
-            providers.close()
-            return
-        _confirm(plan, auto_approve, destroy=False)
-        _execute(obj, plan, providers, parallelism=parallelism, lock_timeout=lock_timeout,
-                 desired=desired)
+        _plan_and_apply(obj, path, destroy=False, auto_approve=auto_approve,
+                        lock_timeout=lock_timeout, targets=targets, excludes=excludes,
+                        refresh=refresh, parallelism=parallelism, replace=replace, strict=strict,
+                        kubeconfig=kubeconfig, kube_context=kube_context,
+                        force_conflicts=force_conflicts, wait=wait, timeout=timeout)
 
     @cli.command("destroy")
     @PATH_ARG
@@ -224,18 +232,11 @@ def register(cli: click.Group) -> None:
                     kubeconfig, kube_context, lock_timeout, auto_approve, force_conflicts, wait,
                     timeout):
         """Destroy everything ecpctl manages for the tenants (all of state, or --target)."""
-        plan, desired, providers = _make_plan(
-            obj, path, destroy=True, targets=targets, excludes=excludes, refresh=refresh,
-            parallelism=parallelism, replace=(), strict=strict, kubeconfig=kubeconfig,
-            kube_context=kube_context, force_conflicts=force_conflicts, wait=wait, timeout=timeout)
-        _report_diagnostics(plan, as_json=False)
-        render_plan(plan, console())
-        if not plan.has_changes:
-            providers.close()
-            return
-        _confirm(plan, auto_approve, destroy=True)
-        _execute(obj, plan, providers, parallelism=parallelism, lock_timeout=lock_timeout,
-                 desired=desired)
+        _plan_and_apply(obj, path, destroy=True, auto_approve=auto_approve,
+                        lock_timeout=lock_timeout, targets=targets, excludes=excludes,
+                        refresh=refresh, parallelism=parallelism, replace=(), strict=strict,
+                        kubeconfig=kubeconfig, kube_context=kube_context,
+                        force_conflicts=force_conflicts, wait=wait, timeout=timeout)
 
     @cli.command("graph")
     @PATH_ARG
