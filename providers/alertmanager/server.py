@@ -3,6 +3,7 @@ API (`POST /-/reload`, `GET /api/v2/status`); their failures become ProviderErro
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -32,9 +33,15 @@ def check_config(amtool: str, path: Path) -> str | None:
         raise ProviderError(f"cannot run {amtool} check-config: {exc}") from exc
     if out.returncode == 0:
         return None
-    text = "\n".join(line.strip() for line in (out.stdout + out.stderr).splitlines()
-                     if line.strip() and not line.startswith("Checking "))
-    return text.replace(str(path), path.name) or f"exit status {out.returncode}"
+    text = out.stdout + out.stderr
+    reasons = [m.strip() for m in re.findall(r"FAILED:\s*(.+)", text)]
+    if not reasons:
+        reasons = [line.strip() for line in text.splitlines()
+                   if line.strip() and not line.startswith("Checking ")]
+    reason = "; ".join(reasons).replace(str(path), path.name) or f"exit status {out.returncode}"
+    if "SMTP" in reason:
+        reason += " (tenant email receivers use the global smtp_* settings of the base config)"
+    return reason
 
 
 class AlertmanagerAPI:

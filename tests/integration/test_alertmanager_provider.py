@@ -145,7 +145,8 @@ def test_invalid_config_is_refused_before_writing(alertmanager, amtool, specs):
                    attributes={"name": "acme/bad", "webhook_configs": [{"url": "not a url"}]})
     with pytest.raises(ProviderError) as info:
         p.apply(ApplyRequest(desired=bad, prior=None, live=None))
-    assert "amtool check-config rejects" in info.value.reason
+    assert "amtool check-config rejects the merged config: " in info.value.reason
+    assert "unsupported scheme" in info.value.reason          # amtool's own words
     assert info.value.address == bad.address and not info.value.retryable
     assert alertmanager.config_file.read_text() == before
     assert p.transactions == 0

@@ -38,6 +38,9 @@ BASE_CONFIG = """\
 # The operator's Alertmanager config; ecpctl adds tenant receivers and routes to it.
 global:
   resolve_timeout: 5m
+  smtp_smarthost: 127.0.0.1:25       # tenant email receivers need the operator's mail relay
+  smtp_from: alertmanager@example.com
+  smtp_require_tls: false
 route:
   receiver: operator-default      # everything that no tenant route takes
   group_by: [alertname]
