@@ -1,7 +1,8 @@
 """Saved plan files (`plan -o FILE`): the full plan plus the state lineage, serial and config digest.
 
 A saved plan holds desired values, including generated secrets, so it is written 0600 and never
-printed. Applying it is refused when the state has moved on since it was made.
+printed; with a state key its sensitive values are encrypted like the state's (`seal_plan_document`).
+Applying it is refused when the state has moved on since it was made.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from providers.protocol import ResourceState
 
 PLANFILE_KIND = "ecpctl-saved-plan"
 PLANFILE_VERSION = 1
+KEY_FILE = "state_key_file"     # where the key came from, when a Project's key file gave it
 
 
 def _resource_dict(r: Resource) -> dict[str, Any]:
@@ -93,12 +95,59 @@ def read_plan(path: Path, *, decode=None) -> Plan:
     if doc.get("kind") != PLANFILE_KIND or doc.get("version") != PLANFILE_VERSION:
         raise StateError(f"{path}: not an ecpctl saved plan of version {PLANFILE_VERSION}")
     if decode is not None:
-        doc = decode(doc)
+        try:
+            doc = decode(doc)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise StateError(f"{path}: not a readable saved plan (malformed {exc})") from exc
     return Plan(changes=tuple(_change_from(c) for c in doc["changes"]), workspace=doc["workspace"],
                 lineage=doc["lineage"], serial=doc["serial"], config_digest=doc["config_digest"],
                 destroy=doc["destroy"], refreshed=doc["refreshed"],
                 targets=tuple(doc["targets"]), excludes=tuple(doc["excludes"]),
                 provider_settings=doc.get("provider_settings") or {})
+
+
+# --- encryption of sensitive values (state/crypto.py) ----------------------------------------------
+#
+# Each change carries the values apply sends (`desired.attributes`), the compared views (`before`,
+# `after`) and the state record (`prior`); the sensitive paths of each are encrypted, bound to the
+# plan's workspace, the change's address and `plan.<part>`.
+
+def _parts(change: dict[str, Any]):
+    """(location, parent dict, key, sensitive paths) of every part of a change that holds values."""
+    yield "plan.before", change, "before", change.get("sensitive") or ()
+    yield "plan.after", change, "after", change.get("sensitive") or ()
+    desired = change.get("desired")
+    if desired:
+        yield "plan.desired.attributes", desired, "attributes", desired.get("sensitive") or ()
+    prior = change.get("prior")
+    if prior:
+        for section in ("attributes", "observed", "private"):
+            yield f"plan.prior.{section}", prior, section, prior.get("sensitive") or ()
+
+
+def seal_plan_document(doc: dict[str, Any], sealer, *, key_file: str | None = None) -> dict[str, Any]:
+    """`doc` with its sensitive values encrypted by `sealer` (a state.crypto.Sealer with a key)."""
+    if not sealer.enabled:
+        return doc
+    workspace = doc["workspace"]
+    for change in doc["changes"]:
+        for where, parent, key, paths in _parts(change):
+            if paths and parent.get(key) is not None:
+                parent[key] = sealer.seal_tree(parent[key], paths, workspace, change["address"], where)
+    if key_file:
+        doc[KEY_FILE] = key_file
+    return doc
+
+
+def open_plan_document(doc: dict[str, Any], sealer, *, what: str) -> dict[str, Any]:
+    """`doc` with encrypted values opened; KeyMissing / WrongKey naming `what` otherwise."""
+    workspace = doc["workspace"]
+    for change in doc["changes"]:
+        for where, parent, key, paths in _parts(change):
+            if paths and parent.get(key) is not None:
+                parent[key] = sealer.open_tree(parent[key], workspace, change["address"], where,
+                                               what=what)
+    return doc
 
 
 def check_fresh(plan: Plan, lineage: str | None, serial: int, workspace: str) -> None:

@@ -1,103 +1,222 @@
-"""Encryption at rest of sensitive values, with a key from the environment.
+"""Encryption at rest of sensitive values: AES-256-GCM envelopes bound to where they are kept.
 
-With ECPCTL_STATE_KEY set (one Fernet key, or several separated by commas: the first encrypts, all
-decrypt, which is how a key is rotated), every value at one of a resource's `sensitive` paths is
-stored as {"$ecpctl_sealed": "<token>"} instead of in clear. Rows, history versions and pulled
-documents hold only the sealed form, so a copied database or a pulled file leaks no password; a
-snapshot hands the engine the clear values again. Without the key, values are stored as they are.
+With a key (state/keys.py), every value at one of a resource's `sensitive` paths is stored as
+
+    {"$enc": "aesgcm/v1", "kid": "1a2b3c4d", "n": "<base64 96-bit nonce>", "c": "<base64 ciphertext+tag>"}
+
+The plaintext is the canonical JSON of the value, with a random nonce per value. The associated
+data names the workspace, the resource address and the value's location (`attributes.data`,
+`plan.after.password`), so an envelope copied to another resource, path or workspace fails to
+decrypt instead of handing back another resource's secret. Rows, history versions, pulled documents
+and saved plans hold only envelopes; snapshots give the engine clear values again.
+
+Without a key values are kept as they are. Opening an envelope without the key, or with another
+key, is a one-line StateError; nothing is ever guessed.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ecpctl.diagnostics import StateError
 from providers.protocol import ResourceState
+from state.keys import KEY_ENV, KEY_FILE_ENV, StateKey
 
-KEY_ENV = "ECPCTL_STATE_KEY"
-MARKER = "$ecpctl_sealed"
-MARKER_TEXT = json.dumps(MARKER)          # how a sealed value shows in a row's JSON text
-_MAKE_KEY = ("python -c 'from cryptography.fernet import Fernet; "
-             "print(Fernet.generate_key().decode())'")
+ENC = "$enc"
+SCHEME = "aesgcm/v1"
+ENC_TEXT = '"$enc":'            # how an envelope shows in canonical JSON text (a key, never a value)
+_FIELDS = frozenset((ENC, "kid", "n", "c"))
+LEGACY = "$ecpctl_sealed"       # Fernet tokens written by ecpctl before AES-GCM; read, never written
+LEGACY_TEXT = json.dumps(LEGACY) + ":"
+SECTIONS = ("attributes", "observed", "private")
+
+
+class KeyMissing(StateError):
+    """Encrypted values, and no key to open them."""
+
+
+class WrongKey(StateError):
+    """Encrypted values under another key than the one given."""
+
+
+def is_envelope(value: Any) -> bool:
+    return isinstance(value, Mapping) and ENC in value and set(value) <= _FIELDS
+
+
+def _is_legacy(value: Any) -> bool:
+    return isinstance(value, Mapping) and len(value) == 1 and LEGACY in value
+
+
+def has_envelopes(text: str) -> bool:
+    """Cheap test on canonical JSON text: may it hold encrypted values?"""
+    return ENC_TEXT in text or LEGACY_TEXT in text
+
+
+def _aad(workspace: str, address: str, where: str) -> bytes:
+    return json.dumps(["ecpctl", SCHEME, workspace, address, where], ensure_ascii=False,
+                      separators=(",", ":")).encode()
 
 
 class Sealer:
-    """Seals sensitive values of resources before they are stored, and opens them when read."""
+    """Encrypts the sensitive values of records and opens them again, with one key (or none)."""
 
-    def __init__(self, keys: Iterable[str] = ()):
-        keys = [k.strip() for k in keys if k.strip()]
-        try:
-            self._fernet = MultiFernet([Fernet(k.encode()) for k in keys]) if keys else None
-        except (ValueError, TypeError) as exc:
-            raise StateError(f"{KEY_ENV} is not a valid key (32 url-safe base64-encoded bytes); make "
-                             f"one with {_MAKE_KEY}") from exc
-
-    @classmethod
-    def from_env(cls) -> "Sealer":
-        return cls(os.environ.get(KEY_ENV, "").split(","))
+    def __init__(self, key: StateKey | None = None):
+        self.key = key
+        self._aes = AESGCM(key.secret) if key is not None else None
 
     @property
     def enabled(self) -> bool:
-        return self._fernet is not None
+        return self.key is not None
 
-    def seal(self, rs: ResourceState) -> ResourceState:
-        """`rs` with its sensitive values sealed (unchanged without a key or sensitive paths)."""
-        if self._fernet is None or not rs.sensitive:
+    # --- resource records ------------------------------------------------------------------
+
+    def seal(self, rs: ResourceState, workspace: str) -> ResourceState:
+        """`rs` with its sensitive values encrypted (unchanged without a key or sensitive paths)."""
+        if self._aes is None or not rs.sensitive:
             return rs
         paths = frozenset(rs.sensitive)
-        return ResourceState(
-            address=rs.address, provider=rs.provider, type=rs.type, name=rs.name, tenant=rs.tenant,
-            attributes=self._seal_tree(rs.attributes, paths, ""),
-            observed=self._seal_tree(rs.observed, paths, ""),
-            sensitive=rs.sensitive, depends_on=rs.depends_on,
-            private=self._seal_tree(rs.private, paths, ""))
+        return _with_sections(rs, lambda section, tree: self.seal_tree(
+            tree, paths, workspace, rs.address, section))
 
-    def open(self, rs: ResourceState) -> ResourceState:
-        """`rs` with every sealed value opened; StateError without the right key."""
-        return ResourceState(
-            address=rs.address, provider=rs.provider, type=rs.type, name=rs.name, tenant=rs.tenant,
-            attributes=self._open_tree(rs.attributes, rs.address),
-            observed=self._open_tree(rs.observed, rs.address),
-            sensitive=rs.sensitive, depends_on=rs.depends_on,
-            private=self._open_tree(rs.private, rs.address))
+    def open(self, rs: ResourceState, workspace: str, *, what: str = "state") -> ResourceState:
+        """`rs` with every encrypted value opened; KeyMissing / WrongKey / StateError otherwise."""
+        return _with_sections(rs, lambda section, tree: self.open_tree(
+            tree, workspace, rs.address, section, what=what))
+
+    # --- any JSON tree ---------------------------------------------------------------------
 
     # Paths are matched as the engine writes them (ecpctl.paths.dotted): `a.b`, `a[0].b`.
-    def _seal_tree(self, value: Any, paths: frozenset[str], here: str) -> Any:
-        if here and here in paths:
-            return value if _is_sealed(value) else {MARKER: self._encrypt(value)}
-        if isinstance(value, Mapping) and not _is_sealed(value):
-            return {k: self._seal_tree(v, paths, f"{here}.{k}" if here else str(k))
-                    for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._seal_tree(v, paths, f"{here}[{i}]") for i, v in enumerate(value)]
-        return value
+    def seal_tree(self, value: Any, paths: Iterable[str], workspace: str, address: str,
+                  where: str) -> Any:
+        if self._aes is None:
+            return value
+        paths = frozenset(paths)
+        if not paths:
+            return value
 
-    def _open_tree(self, value: Any, address: str) -> Any:
-        if _is_sealed(value):
-            return self._decrypt(value[MARKER], address)
-        if isinstance(value, Mapping):
-            return {k: self._open_tree(v, address) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._open_tree(v, address) for v in value]
-        return value
+        def walk(v: Any, here: str) -> Any:
+            if here in paths:
+                return v if is_envelope(v) else self._encrypt(v, workspace, address, f"{where}.{here}")
+            if isinstance(v, Mapping) and not is_envelope(v):
+                return {k: walk(x, f"{here}.{k}" if here else str(k)) for k, x in v.items()}
+            if isinstance(v, list):
+                return [walk(x, f"{here}[{i}]") for i, x in enumerate(v)]
+            return v
 
-    def _encrypt(self, value: Any) -> str:
-        return self._fernet.encrypt(json.dumps(value, sort_keys=True).encode()).decode()
+        return walk(value, "")
 
-    def _decrypt(self, token: str, address: str) -> Any:
-        if self._fernet is None:
-            raise StateError(f"state of {address} holds values encrypted at rest; set {KEY_ENV} to "
-                             "the key they were written with")
+    def open_tree(self, value: Any, workspace: str, address: str, where: str, *,
+                  what: str = "state") -> Any:
+        def walk(v: Any, here: str) -> Any:
+            if is_envelope(v):
+                return self._decrypt(v, workspace, address, f"{where}.{here}", what)
+            if _is_legacy(v):
+                return self._decrypt_legacy(v[LEGACY], address, what)
+            if isinstance(v, Mapping):
+                return {k: walk(x, f"{here}.{k}" if here else str(k)) for k, x in v.items()}
+            if isinstance(v, list):
+                return [walk(x, f"{here}[{i}]") for i, x in enumerate(v)]
+            return v
+
+        return walk(value, "")
+
+    # --- one value -------------------------------------------------------------------------
+
+    def _encrypt(self, value: Any, workspace: str, address: str, where: str) -> dict[str, str]:
+        assert self._aes is not None and self.key is not None
+        plain = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        nonce = os.urandom(12)
+        sealed = self._aes.encrypt(nonce, plain, _aad(workspace, address, where))
+        return {ENC: SCHEME, "kid": self.key.kid, "n": _b64(nonce), "c": _b64(sealed)}
+
+    def _decrypt(self, env: Mapping[str, Any], workspace: str, address: str, where: str,
+                 what: str) -> Any:
+        kid = str(env.get("kid", "?"))
+        self._check_key(kid, what)
+        assert self._aes is not None
+        if env.get(ENC) != SCHEME:
+            raise StateError(f"cannot decrypt {where} of {address}: unknown encryption scheme "
+                             f"{env.get(ENC)!r} (written by a newer ecpctl?)")
         try:
-            return json.loads(self._fernet.decrypt(token.encode()))
+            nonce, sealed = _unb64(env["n"]), _unb64(env["c"])
+            plain = self._aes.decrypt(nonce, sealed, _aad(workspace, address, where))
+            return json.loads(plain)
+        except (InvalidTag, KeyError, ValueError, TypeError) as exc:
+            raise StateError(
+                f"cannot decrypt {where} of {address} in {what}: the encrypted value does not "
+                "authenticate (altered, or copied from another resource or workspace); restore an "
+                "intact version (`ecpctl state history`, `ecpctl state pull --version N`)") from exc
+
+    def _decrypt_legacy(self, token: Any, address: str, what: str) -> Any:
+        from cryptography.fernet import Fernet, InvalidToken
+        if self.key is None:
+            raise KeyMissing(f"{what} is encrypted (an earlier ecpctl's format) but {KEY_ENV} "
+                             "is not set; set it to the key the state was written with")
+        try:
+            f = Fernet(base64.urlsafe_b64encode(self.key.secret))
+            return json.loads(f.decrypt(str(token).encode()))
         except (InvalidToken, ValueError, TypeError) as exc:
-            raise StateError(f"cannot decrypt the sensitive values of {address}: {KEY_ENV} does not "
-                             "hold the key they were written with") from exc
+            raise WrongKey(f"{self.key.source} does not decrypt {_this(what)} (values of {address} "
+                           "in an earlier ecpctl's format); set the key it was written with") from exc
+
+    def _check_key(self, kid: str, what: str) -> None:
+        if self.key is None:
+            raise KeyMissing(f"{what} is encrypted (key id {kid}) but {KEY_ENV} is not set; set "
+                             f"it (or {KEY_FILE_ENV}, or the Project's spec.state.keyFile) to the key "
+                             "it was written with")
+        if kid != self.key.kid:
+            fix = ("run plan again with the state's key" if what.startswith("saved plan")
+                   else "set the key it was written with (`ecpctl state rekey` moves a state to a "
+                        "new key)")
+            raise WrongKey(f"{self.key.source} does not decrypt {_this(what)} (key id {kid}; the key "
+                           f"given has id {self.key.kid}); {fix}")
 
 
-def _is_sealed(value: Any) -> bool:
-    return isinstance(value, Mapping) and len(value) == 1 and MARKER in value
+def count_envelopes(value: Any) -> int:
+    if is_envelope(value) or _is_legacy(value):
+        return 1
+    if isinstance(value, Mapping):
+        return sum(count_envelopes(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(count_envelopes(v) for v in value)
+    return 0
+
+
+def key_ids(value: Any) -> set[str]:
+    """The key ids of the envelopes in `value`."""
+    if is_envelope(value):
+        return {str(value.get("kid"))}
+    if isinstance(value, Mapping):
+        return set().union(*(key_ids(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(key_ids(v) for v in value)) if value else set()
+    return set()
+
+
+def _with_sections(rs: ResourceState, fn: Callable[[str, Any], Any]) -> ResourceState:
+    return ResourceState(
+        address=rs.address, provider=rs.provider, type=rs.type, name=rs.name, tenant=rs.tenant,
+        attributes=fn("attributes", rs.attributes), observed=fn("observed", rs.observed),
+        sensitive=rs.sensitive, depends_on=rs.depends_on, private=fn("private", rs.private))
+
+
+def _this(what: str) -> str:
+    return "this state" if what == "state" else what
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: Any) -> bytes:
+    try:
+        return base64.b64decode(str(text), validate=True)
+    except binascii.Error as exc:
+        raise ValueError("not base64") from exc

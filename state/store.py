@@ -7,20 +7,22 @@ verify each row's checksum, so rows edited outside ecpctl are caught before a pl
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from ecpctl.diagnostics import StateError
 from providers.protocol import ResourceState
-from state import crypto, document, models, rows
+from state import crypto, document, keys, models, rows
 from state.bulk import gc_paused
 from state.crypto import Sealer
+from state.keys import StateKey
 from state.database import Database
 from state.lock import Locker, check_writer
 from state.records import LockInfo, StateSnapshot, TenantRecord, VersionInfo, utcnow
@@ -32,23 +34,57 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 W, R, V, T = models.workspaces, models.resources, models.versions, models.tenants
 
 
+class _FromEnv:
+    def __repr__(self) -> str:
+        return "FROM_ENV"
+
+
+FROM_ENV: Any = _FromEnv()   # the key of ECPCTL_STATE_KEY / ECPCTL_STATE_KEY_FILE, if any
+
+
+@dataclass(frozen=True)
+class RekeyReport:
+    """What `rekey` did: values (re-)encrypted or decrypted in resources and in history versions."""
+
+    old_kid: str | None
+    new_kid: str | None
+    resources: int = 0          # resources rewritten
+    values: int = 0             # sensitive values in them
+    versions: int = 0           # history versions rewritten
+    version_values: int = 0
+    skipped: tuple[tuple[int, str], ...] = field(default=())   # (version, why) left as they were
+
+
 class StateStore:
     """Workspaces, their resources, history, locks and tenants registry, in one database."""
 
-    def __init__(self, db: Database, *, history_limit: int = HISTORY_LIMIT, sealer: Sealer | None = None):
+    def __init__(self, db: Database, *, history_limit: int = HISTORY_LIMIT,
+                 key: StateKey | None = FROM_ENV):
         self._db = db
         self._locks = Locker(db)
         self._history_limit = history_limit
-        self._sealer = sealer if sealer is not None else Sealer.from_env()
+        self._sealer = Sealer(keys.key_from_env() if key is FROM_ENV else key)
 
     @classmethod
-    def open(cls, url: str | None, *, data_dir: Path, history_limit: int = HISTORY_LIMIT) -> "StateStore":
+    def open(cls, url: str | None, *, data_dir: Path, history_limit: int = HISTORY_LIMIT,
+             key: StateKey | None = FROM_ENV) -> "StateStore":
         """None: SQLite at data_dir/state.db (0600, in a 0700 dir); else a SQLAlchemy URL.
 
-        Sensitive values are encrypted at rest when ECPCTL_STATE_KEY is set (state/crypto.py).
+        With a key, sensitive values are encrypted at rest (state/crypto.py); by default the key
+        is ECPCTL_STATE_KEY or ECPCTL_STATE_KEY_FILE's, read (and checked) before anything is opened.
         """
-        sealer = Sealer.from_env()   # a bad key fails before anything is opened
-        return cls(Database.open(url, Path(data_dir)), history_limit=history_limit, sealer=sealer)
+        if key is FROM_ENV:
+            key = keys.key_from_env()
+        return cls(Database.open(url, Path(data_dir)), history_limit=history_limit, key=key)
+
+    @property
+    def key(self) -> StateKey | None:
+        """The key sensitive values are encrypted with, None when they are stored as they are."""
+        return self._sealer.key
+
+    def set_key(self, key: StateKey | None) -> None:
+        """Use `key` from now on (a Project's key file, known only once the specs are loaded)."""
+        self._sealer = Sealer(key)
 
     def close(self) -> None:
         try:
@@ -102,7 +138,12 @@ class StateStore:
 
     # --- reading ---------------------------------------------------------------------------
 
-    def snapshot(self, workspace: str) -> StateSnapshot:
+    def snapshot(self, workspace: str, *, decrypt: bool = True) -> StateSnapshot:
+        """The whole state of `workspace`, sensitive values in clear.
+
+        `decrypt=False` leaves encrypted values as they are stored, for commands that never show
+        them (`state list`, `tenants`): those work without the key.
+        """
         _check_name(workspace)
         with self._db.read(f"read state of workspace {workspace}") as conn:
             lineage, serial = self._head(conn, workspace)
@@ -113,9 +154,10 @@ class StateStore:
                 tenants = {r.tenant_id: rows.tenant_record(r) for r in ten_rows}
             except rows.Corrupt as bad:
                 raise self._corrupt(conn, workspace, bad) from None
-        for address, data in texts:
-            if crypto.MARKER_TEXT in data:
-                resources[address] = self._sealer.open(resources[address])
+        if decrypt:
+            for address, data in texts:
+                if crypto.has_envelopes(data):
+                    resources[address] = self._sealer.open(resources[address], workspace)
         return StateSnapshot(lineage=lineage, serial=serial, resources=MappingProxyType(resources),
                              tenants=MappingProxyType(tenants))
 
@@ -123,7 +165,7 @@ class StateStore:
 
     def put_resource(self, workspace: str, rs: ResourceState, *, lock: LockInfo | None = None) -> None:
         _check_name(workspace)
-        rs = self._sealer.seal(rs)
+        rs = self._sealer.seal(rs, workspace)
         values = rows.resource_values(workspace, rs, document.resource_text(rs))
         changed = {k: values[k] for k in ("provider", "type", "tenant", "data", "checksum")}
         with self._db.write(f"record {rs.address}") as conn:
@@ -157,7 +199,9 @@ class StateStore:
                 rs = rows.resource_states(rows.verified_texts([row]))[src]
             except rows.Corrupt as bad:
                 raise self._corrupt(conn, workspace, bad) from None
-            moved = replace(rs, address=dst)
+            if crypto.has_envelopes(row.data):   # bound to the old address: encrypt again
+                rs = self._sealer.open(rs, workspace)
+            moved = self._sealer.seal(replace(rs, address=dst), workspace)
             self._bump(conn, workspace)
             conn.execute(delete(R).where(R.c.workspace == workspace, R.c.address == src))
             conn.execute(R.insert().values(**rows.resource_values(
@@ -240,6 +284,108 @@ class StateStore:
             body, _ = self._body(conn, workspace, parsed.lineage, new_serial)
             self._add_version(conn, workspace, parsed.lineage, new_serial,
                               "push --force" if force else "push", body, len(parsed.resources))
+
+    # --- encryption at rest ----------------------------------------------------------------
+
+    def rekey(self, workspace: str, new_key: StateKey | None, *, lock: LockInfo) -> RekeyReport:
+        """Encrypt every sensitive value of the workspace, and of its kept history, with `new_key`.
+
+        Values are opened with the store's key (none: the state must hold no encrypted value) and
+        written under `new_key` (None: decrypted), in one transaction: a failure writes nothing.
+        The serial does not move: the state says the same thing, only its encryption changed.
+        History versions that fail their checksum, or were written under another key than the
+        store's, are left as they were and reported.
+        """
+        _check_name(workspace)
+        new = Sealer(new_key)
+        resources = values = versions = version_values = 0
+        skipped: list[tuple[int, str]] = []
+        with gc_paused(), self._db.write(f"rekey workspace {workspace}") as conn:
+            check_writer(conn, workspace, lock)
+            self._head(conn, workspace)
+            res_rows = conn.execute(select(R.c.address, R.c.data, R.c.checksum)
+                                    .where(R.c.workspace == workspace)).all()
+            try:
+                states = rows.resource_states(rows.verified_texts(res_rows))
+            except rows.Corrupt as bad:
+                raise self._corrupt(conn, workspace, bad) from None
+            changed = []
+            for address, rs in states.items():
+                after, n = self._recrypt(rs, workspace, new, what="state")
+                if after is not rs:
+                    text = document.resource_text(after)
+                    changed.append({"b_address": address, "b_data": text,
+                                    "b_checksum": document.checksum(text)})
+                    values += n
+            if changed:
+                conn.execute(update(R).where(R.c.workspace == workspace,
+                                             R.c.address == bindparam("b_address"))
+                             .values(data=bindparam("b_data"), checksum=bindparam("b_checksum")),
+                             changed)
+            resources = len(changed)
+            serials = conn.execute(select(V.c.serial).where(V.c.workspace == workspace)
+                                   .order_by(V.c.serial)).scalars().all()
+            for serial in serials:   # one at a time: each is a whole document
+                row = conn.execute(select(V.c.document, V.c.checksum).where(
+                    V.c.workspace == workspace, V.c.serial == serial)).first()
+                if document.checksum(row.document) != row.checksum:
+                    skipped.append((serial, "checksum mismatch"))
+                    continue
+                if not new.enabled and not crypto.has_envelopes(row.document):
+                    continue
+                try:
+                    body, n = self._recrypt_version(row.document, workspace, serial, new)
+                except StateError as exc:
+                    skipped.append((serial, str(exc)))
+                    continue
+                if body is None:
+                    continue
+                conn.execute(update(V).where(V.c.workspace == workspace, V.c.serial == serial)
+                             .values(document=body, checksum=document.checksum(body)))
+                versions += 1
+                version_values += n
+        old = self._sealer.key
+        return RekeyReport(old_kid=old.kid if old else None, new_kid=new_key.kid if new_key else None,
+                           resources=resources, values=values, versions=versions,
+                           version_values=version_values, skipped=tuple(skipped))
+
+    def _recrypt(self, rs: ResourceState, workspace: str, new: Sealer, *,
+                 what: str) -> tuple[ResourceState, int]:
+        """`rs` under `new` (the same object when nothing changes) and its number of secret values."""
+        sealed = _envelopes(rs)
+        if not sealed and not (rs.sensitive and new.enabled):
+            return rs, 0
+        after = new.seal(self._sealer.open(rs, workspace, what=what), workspace)
+        if after == rs:
+            return rs, 0
+        return after, max(sealed, _envelopes(after))
+
+    def _recrypt_version(self, body: str, workspace: str, serial: int,
+                         new: Sealer) -> tuple[str | None, int]:
+        doc = json.loads(body)
+        count, touched = 0, False
+        for i, d in enumerate(doc["resources"]):
+            rs = ResourceState.from_dict(d)
+            after, n = self._recrypt(rs, workspace, new,
+                                     what=f"version {serial} of workspace {workspace}")
+            if after is not rs:
+                doc["resources"][i] = after.to_dict()
+                count += n
+                touched = True
+        return (document.canonical(doc) if touched else None), count
+
+    def _rebind(self, rs: ResourceState, source: str, workspace: str) -> ResourceState:
+        """A pushed resource's values encrypted for `workspace` (they were bound to `source`)."""
+        if not rs.sensitive:
+            return rs
+        if self._sealer.enabled:
+            return self._sealer.seal(self._sealer.open(rs, source, what="the pushed document"),
+                                     workspace)
+        if source != workspace and _envelopes(rs):
+            raise crypto.KeyMissing(
+                f"the pushed document holds values encrypted for workspace {source}; pushing it to "
+                f"workspace {workspace} encrypts them again, which needs {keys.KEY_ENV}")
+        return rs   # no key: values go in as they are (encrypted ones still open in `workspace`)
 
     # --- locks -----------------------------------------------------------------------------
 
@@ -357,7 +503,8 @@ class StateStore:
         conn.execute(delete(R).where(R.c.workspace == workspace))
         conn.execute(delete(T).where(T.c.workspace == workspace))
         if parsed.resources:
-            sealed = [self._sealer.seal(rs) for rs in parsed.resources]
+            source = parsed.workspace or workspace
+            sealed = [self._rebind(rs, source, workspace) for rs in parsed.resources]
             conn.execute(R.insert(), [rows.resource_values(workspace, rs, document.resource_text(rs))
                                       for rs in sealed])
         if parsed.tenants:
@@ -390,6 +537,10 @@ def _parts(parsed: document.ParsedDocument) -> tuple[list[str], list[dict[str, A
     texts = sorted((rs.address, document.resource_text(rs)) for rs in parsed.resources)
     tenants = sorted((t.to_dict() for t in parsed.tenants), key=lambda t: t["tenant_id"])
     return [t for _, t in texts], tenants
+
+
+def _envelopes(rs: ResourceState) -> int:
+    return sum(crypto.count_envelopes(t) for t in (rs.attributes, rs.observed, rs.private))
 
 
 def _check_name(name: str) -> None:

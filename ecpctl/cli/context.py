@@ -1,4 +1,5 @@
-"""Per-invocation settings shared by every command: where state lives and which workspace is selected."""
+"""Per-invocation settings shared by every command: where state lives, which workspace is selected,
+and which key encrypts sensitive values at rest."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
+    from state.keys import StateKey
     from state.store import StateStore
 
 DATA_DIR = ".ecpctl"
@@ -19,6 +21,7 @@ class CliContext:
     state_url: str | None = None        # --state-url / ECPCTL_STATE_URL / Project spec.state.url
     workspace_override: str | None = None   # --workspace / ECPCTL_WORKSPACE
     data_dir: Path = field(default_factory=lambda: Path(DATA_DIR))
+    key_file: Path | None = None        # the Project's spec.state.keyFile, or a saved plan's
     _store: "StateStore | None" = None
 
     @property
@@ -45,8 +48,42 @@ class CliContext:
     def store(self, project_url: str | None = None) -> "StateStore":
         if self._store is None:
             from state.store import StateStore
-            self._store = StateStore.open(self.resolved_state_url(project_url), data_dir=self.data_dir)
+            key = self.state_key()   # a bad key fails before the database is opened
+            self._store = StateStore.open(self.resolved_state_url(project_url), data_dir=self.data_dir,
+                                          key=key)
         return self._store
+
+    def state_key(self) -> "StateKey | None":
+        """ECPCTL_STATE_KEY, else ECPCTL_STATE_KEY_FILE's key, else the Project's key file's."""
+        from state import keys
+        key = keys.key_from_env()
+        if key is None and self.key_file is not None:
+            key = keys.read_key_file(self.key_file)
+        return key
+
+    def key_from_environment(self) -> bool:
+        from state import keys
+        return bool(os.environ.get(keys.KEY_ENV, "").strip()
+                    or os.environ.get(keys.KEY_FILE_ENV, "").strip())
+
+    def use_project_key(self, config) -> bool:
+        """Take the key file a loaded Project names (relative to the Project file).
+
+        The environment's key wins. True when the key in use changed (an open store uses it at
+        once, so what it writes from now on is encrypted).
+        """
+        name = config.project.spec.state.keyFile
+        if name is None or self.key_from_environment():
+            return False
+        path = Path(name).expanduser()
+        if not path.is_absolute() and config.project_file:
+            path = Path(config.project_file).parent / path
+        if path == self.key_file:
+            return False
+        self.key_file = path
+        if self._store is not None:
+            self._store.set_key(self.state_key())
+        return True
 
     def close(self) -> None:
         if self._store is not None:

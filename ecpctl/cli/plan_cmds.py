@@ -19,7 +19,9 @@ from ecpctl.engine import (desired_state, plan_desired, provider_settings, run_a
                            tenant_gone, tenants_touched)
 from ecpctl.graph import to_dot, to_mermaid
 from ecpctl.plan import Plan
-from ecpctl.planfile import check_fresh, is_plan_file, read_plan, write_plan
+from ecpctl.config.loader import load_config
+from ecpctl.planfile import (KEY_FILE, check_fresh, is_plan_file, open_plan_document, read_plan,
+                             seal_plan_document, write_plan)
 from ecpctl.planner import PlanOptions, PriorState
 from ecpctl.registry import tenant_record
 from ecpctl.resources import Address
@@ -37,21 +39,37 @@ def _prior(store, workspace: str) -> PriorState:
     return PriorState(lineage=snap.lineage, serial=snap.serial, resources=snap.resources)
 
 
+def _snapshot(obj: CliContext, path: Path):
+    """The state in clear; a state encrypted with the key of the Project's keyFile loads it first."""
+    from state.crypto import KeyMissing
+    try:
+        return obj.store().snapshot(obj.workspace)
+    except KeyMissing:
+        if obj.key_from_environment():
+            raise
+        try:
+            config = load_config(path)
+        except EcpctlError:
+            config = None   # the missing key is the news; spec errors show once it is set
+        if config is None or not obj.use_project_key(config):
+            raise
+    return obj.store().snapshot(obj.workspace)
+
+
 def _make_plan(obj: CliContext, path: Path, *, destroy: bool, targets, excludes, refresh: bool,
                parallelism: int, replace, strict: bool, kubeconfig, kube_context,
                force_conflicts=False, wait=True, timeout=300.0):
-    store = obj.store()
-    snap = store.snapshot(obj.workspace)
+    snap = _snapshot(obj, path)
     for addr in replace:
         if addr not in snap.resources:
             raise EcpctlError(f"-replace {addr}: no such resource in state")
     desired = desired_state(path, snap.resources, replace=tuple(replace))
+    obj.use_project_key(desired.config)   # what apply writes is encrypted from the first run
     if desired.config.project.spec.state.url and not obj.resolved_state_url():
         # the Project names a state backend: reopen there so plan and apply agree
         obj.close()
         obj.state_url = desired.config.project.spec.state.url
-        store = obj.store()
-        snap = store.snapshot(obj.workspace)
+        snap = obj.store().snapshot(obj.workspace)
         desired = desired_state(path, snap.resources, replace=tuple(replace))
     providers = ProviderSet(provider_settings(desired.config),
                             provider_options(kubeconfig=kubeconfig, kube_context=kube_context,
@@ -65,6 +83,28 @@ def _make_plan(obj: CliContext, path: Path, *, destroy: bool, targets, excludes,
                         providers=providers if refresh else None, opts=opts)
     plan = dataclasses.replace(plan, provider_settings=provider_settings(desired.config))
     return plan, desired, providers
+
+
+def _sealer(obj: CliContext):
+    from state.crypto import Sealer
+    return Sealer(obj.store().key)
+
+
+def _save_plan(obj: CliContext, plan: Plan, out: Path) -> None:
+    """Sensitive values are encrypted with the state's key; a Project's key file is recorded so
+    that `apply FILE` finds it without the specs."""
+    sealer = _sealer(obj)
+    key_file = str(obj.key_file) if obj.key_file is not None and not obj.key_from_environment() \
+        else None
+    write_plan(plan, out, encode=lambda doc: seal_plan_document(doc, sealer, key_file=key_file))
+
+
+def _load_plan(obj: CliContext, path: Path) -> Plan:
+    def decode(doc):
+        if doc.get(KEY_FILE) and not obj.key_from_environment() and obj.key_file is None:
+            obj.key_file = Path(doc[KEY_FILE])
+        return open_plan_document(doc, _sealer(obj), what=f"saved plan {path}")
+    return read_plan(path, decode=decode)
 
 
 def _report_diagnostics(plan: Plan, *, as_json: bool) -> None:
@@ -188,7 +228,7 @@ def register(cli: click.Group) -> None:
         else:
             render_plan(plan, console())
         if out is not None:
-            write_plan(plan, out)
+            _save_plan(obj, plan, out)
             if not as_json:
                 console().print(f"\nSaved the plan to: {out}\nTo perform exactly these actions, run: "
                                 f"ecpctl apply {out}")
@@ -208,7 +248,7 @@ def register(cli: click.Group) -> None:
                                  force_conflicts=force_conflicts, wait=wait, timeout=timeout,
                                  strict=strict)
         if is_plan_file(path):
-            plan = read_plan(path)
+            plan = _load_plan(obj, path)
             snap = obj.store().snapshot(obj.workspace)
             check_fresh(plan, snap.lineage, snap.serial, obj.workspace)
             providers = ProviderSet(plan.provider_settings, popts)
@@ -269,11 +309,12 @@ def register(cli: click.Group) -> None:
             addr = Address.parse(address)
         except ValueError as exc:
             raise EcpctlError(str(exc)) from exc
-        store = obj.store()
-        snap = store.snapshot(obj.workspace)
+        snap = _snapshot(obj, spec_path)
         if address in snap.resources:
             raise StateError(f"{address} is already managed; `ecpctl state rm` it first to re-import")
         desired = desired_state(spec_path, snap.resources)
+        obj.use_project_key(desired.config)
+        store = obj.store()
         match = next((r for r in desired.resources if r.address == address), None)
         if match is None:
             raise EcpctlError(f"{address}: not declared by the spec files in {spec_path}; "

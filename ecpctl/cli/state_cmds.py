@@ -80,7 +80,7 @@ def register(cli: click.Group) -> None:
     @click.pass_obj
     def state_list(obj: CliContext, patterns, as_json):
         """List resources in state, optionally only those matching address globs or tenant ids."""
-        snap = obj.store().snapshot(obj.workspace)
+        snap = obj.store().snapshot(obj.workspace, decrypt=False)
         items = [s for a, s in sorted(snap.resources.items())
                  if not patterns or matches(a, s.tenant, patterns)]
         if as_json:
@@ -99,7 +99,7 @@ def register(cli: click.Group) -> None:
     @click.pass_obj
     def state_show(obj: CliContext, address, as_json):
         """Show one resource's recorded attributes (sensitive values redacted)."""
-        snap = obj.store().snapshot(obj.workspace)
+        snap = obj.store().snapshot(obj.workspace, decrypt=False)   # redacted: no key needed
         s = snap.resources.get(address)
         if s is None:
             raise StateError(f"{address}: no such resource in state of workspace {obj.workspace}")
@@ -123,7 +123,7 @@ def register(cli: click.Group) -> None:
     def state_rm(obj: CliContext, addresses, lock_timeout):
         """Forget resources without destroying them (they stay in the live systems)."""
         store = obj.store()
-        snap = store.snapshot(obj.workspace)
+        snap = store.snapshot(obj.workspace, decrypt=False)
         missing = [a for a in addresses if a not in snap.resources]
         if missing:
             raise StateError(f"{missing[0]}: no such resource in state")
@@ -178,7 +178,8 @@ def register(cli: click.Group) -> None:
     def state_pull(obj: CliContext, version):
         """Print the state document (current, or an older version) as JSON on stdout.
 
-        The document holds sensitive values: redirect it to a file that only you can read."""
+        Sensitive values stay encrypted when the state is; otherwise they are in clear: redirect
+        the document to a file that only you can read."""
         _dump(obj.store().pull(obj.workspace, version))
 
     @state_grp.command("push")
@@ -199,6 +200,47 @@ def register(cli: click.Group) -> None:
         finally:
             store.unlock(lock)
         click.echo(f"Pushed {file} to workspace {obj.workspace}.")
+
+    @state_grp.command("rekey")
+    @click.option("--new-key-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="File with the new key (32 random bytes in base64). Default: "
+                       "ECPCTL_STATE_NEW_KEY.")
+    @click.option("--decrypt", is_flag=True, help="Store sensitive values in clear from now on.")
+    @click.option("--lock-timeout", default=0.0, type=float)
+    @click.pass_obj
+    def state_rekey(obj: CliContext, new_key_file, decrypt, lock_timeout):
+        """Encrypt this workspace's sensitive values, and its history's, with a new key.
+
+        Values are opened with the current key (ECPCTL_STATE_KEY or ECPCTL_STATE_KEY_FILE; none
+        for a state in clear) and written under the new one, in one transaction under the
+        workspace lock. Afterwards only the new key opens them; saved plans made before must be
+        made again."""
+        from state.keys import NEW_KEY_ENV, new_key_from
+        if decrypt and (new_key_file is not None):
+            raise StateError("--decrypt and --new-key-file exclude each other")
+        new_key = None if decrypt else new_key_from(new_key_file)
+        if new_key is None and not decrypt:
+            raise StateError(f"no new key: give --new-key-file FILE or set {NEW_KEY_ENV} (or "
+                             "--decrypt to store values in clear)")
+        store = obj.store()
+        lock = store.lock(obj.workspace, "state rekey", timeout=lock_timeout)
+        try:
+            report = store.rekey(obj.workspace, new_key, lock=lock)
+        finally:
+            store.unlock(lock)
+        verb = ("Decrypted" if new_key is None
+                else "Encrypted" if report.old_kid is None else "Re-encrypted")
+        target = f"key {report.new_kid}" if new_key is not None else "clear text"
+        click.echo(f"{verb} {report.values} value(s) in {report.resources} resource(s) and "
+                   f"{report.version_values} value(s) in {report.versions} history version(s) of "
+                   f"workspace {obj.workspace} ({'key ' + report.old_kid if report.old_kid else 'clear text'}"
+                   f" -> {target}).")
+        for version, why in report.skipped:
+            click.echo(f"Warning: version {version} was left as it was: {why}", err=True)
+        if new_key is not None:
+            click.echo(f"From now on set ECPCTL_STATE_KEY to the new key (key id {report.new_kid}).")
+        else:
+            click.echo("From now on leave ECPCTL_STATE_KEY unset for this workspace.")
 
     @cli.command("force-unlock")
     @click.argument("lock_id")
@@ -221,7 +263,7 @@ def register(cli: click.Group) -> None:
     @click.pass_obj
     def tenants_cmd(obj: CliContext, as_json):
         """List the tenants registry: tenants, presets, limits and status."""
-        snap = obj.store().snapshot(obj.workspace)
+        snap = obj.store().snapshot(obj.workspace, decrypt=False)
         recs = [snap.tenants[k] for k in sorted(snap.tenants)]
         if as_json:
             _dump({"workspace": obj.workspace, "tenants": [r.to_dict() for r in recs]})

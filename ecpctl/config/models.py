@@ -281,6 +281,10 @@ class StateSettings(SpecModel):
     url: SecretFreeUrl | None = Field(
         None, description="State database URL (sqlite:///... or postgresql+psycopg://user@host/db) "
                           "without a password; ECPCTL_STATE_URL and --state-url override it.")
+    keyFile: NonEmptyStr | None = Field(
+        None, description="File holding the key (32 random bytes in base64) that encrypts "
+                          "sensitive values in state and saved plans, relative to this file; "
+                          "ECPCTL_STATE_KEY and ECPCTL_STATE_KEY_FILE override it.")
 
 
 class KubernetesSettings(SpecModel):
