@@ -49,7 +49,9 @@ def burn_thresholds(availability_percent: Decimal) -> list[tuple[BurnWindow, Dec
     return [(bw, threshold(availability_percent, bw.factor)) for bw in WINDOWS]
 
 
-def slo_rule_groups(tenant_id: str, availability_percent: Decimal) -> list[dict]:
+def slo_rule_groups(tenant_id: str, availability_percent: Decimal, *,
+                    alert_labels: dict[str, str] | None = None) -> list[dict]:
+    """The recording group and the alerting group; `alert_labels` are added to every alert."""
     windows = sorted({w for bw in WINDOWS for w in (bw.long, bw.short)} | {SLO_PERIOD},
                      key=_seconds)
     record = [{
@@ -69,7 +71,8 @@ def slo_rule_groups(tenant_id: str, availability_percent: Decimal) -> list[dict]
             "for": bw.for_,
             "labels": {"severity": "critical" if bw.severity == "page" else "warning",
                        "slo_alert": bw.severity, "tenant_id": tenant_id,
-                       "long_window": bw.long, "short_window": bw.short},
+                       "long_window": bw.long, "short_window": bw.short,
+                       **(alert_labels or {})},
             "annotations": {
                 "summary": f"Tenant {tenant_id} is burning its error budget at "
                            f"{_num(bw.factor)}x over {bw.long} and {bw.short}",

@@ -29,7 +29,7 @@ def receiver_name(tenant_id: str, receiver: str) -> str:
     return f"{tenant_id}{RECEIVER_SEPARATOR}{receiver}"
 
 
-def _custom_rules(lt, tid: str) -> list[dict]:
+def _custom_rules(lt, tid: str, ns: str) -> list[dict]:
     rules, diags = [], []
     for i, a in enumerate(lt.tenant.spec.monitoring.alerts):
         try:
@@ -39,7 +39,7 @@ def _custom_rules(lt, tid: str) -> list[dict]:
                                        "spec", "monitoring", "alerts", i, "condition"))
             continue
         rule = {"alert": a.name, "expr": expr, "for": a.for_,
-                "labels": {"severity": SEVERITY[a.severity], TENANT_KEY: tid},
+                "labels": {"severity": SEVERITY[a.severity], TENANT_KEY: tid, "namespace": ns},
                 "annotations": {"summary": a.description or f"{a.name}: {a.condition}"}}
         if a.notify:
             rule["labels"]["notify"] = ",".join(a.notify)
@@ -57,8 +57,10 @@ def expand_monitoring(b: Builder, ctx: ExpandContext, lt, sizing, k8s: dict[str,
     pmon = ctx.project.spec.monitoring
     base = labels(tid)
     rule_labels = dict(sorted({**base, **pmon.ruleLabels}.items()))
-    groups = slo_rule_groups(tid, t.spec.sla.availability)
-    custom = _custom_rules(lt, tid)
+    # alerts carry the tenant's namespace: the prometheus-operator's AlertmanagerConfig routes
+    # match on it (alertmanagerConfigMatcherStrategy OnNamespace); recorded SLO series have none
+    groups = slo_rule_groups(tid, t.spec.sla.availability, alert_labels={"namespace": ns})
+    custom = _custom_rules(lt, tid, ns)
     if custom:
         groups.append({"name": f"ecp-ai-{tid}-custom", "rules": custom})
     add_object(b, {

@@ -97,10 +97,13 @@ def test_prometheus_rule_groups(tmp_path):
     cpu, gpu = groups["ecp-ai-acme-custom"]
     assert cpu == {"alert": "high_cpu_usage", "expr": 'cpu_usage{tenant_id="acme"} > 80',
                    "for": "5m", "labels": {"severity": "warning", "tenant_id": "acme",
+                                           "namespace": "ecp-ai-acme",
                                            "notify": "ops-webhook,ops-email"},
                    "annotations": {"summary": "high_cpu_usage: cpu_usage > 80"}}
     assert gpu["expr"] == 'gpu_usage{tenant_id="acme"} > 90'
     assert gpu["labels"]["severity"] == "critical" and "notify" not in gpu["labels"]
+    for alert in groups["ecp-ai-acme-slo-alerts"]:
+        assert alert["labels"]["namespace"] == "ecp-ai-acme"
 
 
 def test_service_monitor_takes_tenant_id_from_the_service(tmp_path):
