@@ -3,6 +3,7 @@
 import importlib.util
 
 pytest_plugins = [
-    name for name in ("tests.testenv.pytest_kube", "tests.testenv.pytest_postgres")
+    name for name in ("tests.testenv.pytest_kube", "tests.testenv.pytest_postgres",
+                      "tests.testenv.pytest_monitoring")
     if importlib.util.find_spec(name) is not None
 ]
