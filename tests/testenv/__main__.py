@@ -277,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("down", help="stop the control plane started by 'up'")
     p.set_defaults(func=cmd_down)
 
-    p = sub.add_parser("_kube-serve", help=argparse.SUPPRESS)
+    p = sub.add_parser("_kube-serve")  # internal: run by "up"; no help= keeps it out of --help
     p.add_argument("--sandbox-dir", required=True)
     p.add_argument("--nodes", type=int, default=3)
     p.add_argument("--no-crds", action="store_true")
