@@ -8,7 +8,7 @@ import json
 import os
 from typing import Any
 
-from ecpctl.dashboards import dashboard_uid, folder_uid, overview_dashboard, slo_dashboard
+from ecpctl.dashboards import folder_uid, overview_dashboard, slo_dashboard
 from ecpctl.diagnostics import ConfigError, Diagnostic, Severity
 from ecpctl.expand.context import TENANT_LABEL, Builder, ExpandContext
 from ecpctl.expand.kubernetes import PROVIDER, add_object, b64, ktype, labels, meta
