@@ -143,8 +143,8 @@ def open_plan_document(doc: dict[str, Any], sealer, *, what: str) -> dict[str, A
     """`doc` with encrypted values opened; KeyMissing / WrongKey naming `what` otherwise."""
     workspace = doc["workspace"]
     for change in doc["changes"]:
-        for where, parent, key, paths in _parts(change):
-            if paths and parent.get(key) is not None:
+        for where, parent, key, _ in _parts(change):   # wherever an envelope is, not only where
+            if parent.get(key) is not None:            # one belongs: a moved one must fail
                 parent[key] = sealer.open_tree(parent[key], workspace, change["address"], where,
                                                what=what)
     return doc

@@ -132,6 +132,10 @@ class Database:
                               + (f"; {hint}" if hint else ""))
         if "database is locked" in reason:
             reason += " (another ecpctl kept the database busy; try again)"
+        elif "malformed" in reason:
+            reason += ("; the database file is damaged (truncated or overwritten?): restore a copy "
+                       "of it, or move it aside and `ecpctl state push --force FILE` a document "
+                       "saved by `ecpctl state pull`")
         elif "permission denied" in reason:
             reason += (" (the state URL's user must be able to create and write tables there: "
                        "grant it CREATE on the schema, or use the database owner)")

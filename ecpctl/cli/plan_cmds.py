@@ -169,11 +169,13 @@ def _execute(obj: CliContext, plan: Plan, providers: ProviderSet, *, parallelism
         with _interrupt_to_event() as stop:
             outcome = run_apply(plan, providers, store, lock=lock, parallelism=parallelism,
                                 events=ProgressView(con), stop=stop)
-        remaining = store.snapshot(obj.workspace).resources
+        after = store.snapshot(obj.workspace, decrypt=False)
+        remaining = after.resources
         failed_tenants = {a.split(".")[1] for a, _ in outcome.failed}
         for tid in sorted(tenants_touched(plan)):
             if tenant_gone(tid, remaining):
-                store.remove_tenant(obj.workspace, tid)
+                if tid in after.tenants:   # a saved plan's apply registers no tenant
+                    store.remove_tenant(obj.workspace, tid)
             elif tid in declared:
                 status = "failed" if tid in failed_tenants else "running"
                 store.upsert_tenant(obj.workspace, tenant_record(desired.config.tenant(tid),

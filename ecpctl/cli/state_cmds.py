@@ -149,6 +149,7 @@ def register(cli: click.Group) -> None:
             except ValueError as exc:
                 raise StateError(str(exc)) from exc
         store = obj.store()
+        store.snapshot(obj.workspace)   # a missing or wrong key fails here, before the lock is taken
         lock = store.lock(obj.workspace, "state mv", timeout=lock_timeout)
         try:
             store.move_resource(obj.workspace, source, destination)
@@ -223,6 +224,7 @@ def register(cli: click.Group) -> None:
             raise StateError(f"no new key: give --new-key-file FILE or set {NEW_KEY_ENV} (or "
                              "--decrypt to store values in clear)")
         store = obj.store()
+        store.snapshot(obj.workspace)   # a missing or wrong key fails here, before the lock is taken
         lock = store.lock(obj.workspace, "state rekey", timeout=lock_timeout)
         try:
             report = store.rekey(obj.workspace, new_key, lock=lock)
@@ -244,17 +246,28 @@ def register(cli: click.Group) -> None:
 
     @cli.command("force-unlock")
     @click.argument("lock_id")
-    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
     @click.pass_obj
     def force_unlock(obj: CliContext, lock_id, yes):
-        """Release a lock whose holder died (its id is in the lock error)."""
+        """Release a lock whose holder died (its id is in the lock error).
+
+        Nothing ever takes a lock over by itself: this asks first, and without a terminal it
+        needs --yes."""
+        from state.lock import pid_alive, this_host
         store = obj.store()
         held = store.current_lock(obj.workspace)
         if held is None or held.id != lock_id:
             raise StateError(f"workspace {obj.workspace} holds no lock with id {lock_id}")
-        if not yes and sys.stdin.isatty():
+        running = held.host == this_host() and pid_alive(held.pid)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise StateError(
+                    f"force-unlock of lock {lock_id} held by {held.holder} (pid {held.pid}"
+                    f"{', still running' if running else ''}) for {held.operation} needs "
+                    "confirmation: run it in a terminal, or pass --yes")
+            warn = " It is still running on this host!" if running else ""
             click.confirm(f"Release the lock held by {held.holder} (pid {held.pid}) for "
-                          f"{held.operation}?", abort=True)
+                          f"{held.operation}?{warn}", abort=True)
         store.force_unlock(obj.workspace, lock_id)
         click.echo(f"Released lock {lock_id} on workspace {obj.workspace}.")
 
