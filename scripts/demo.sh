@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ECPCTL_SANDBOX_DIR="${ECPCTL_SANDBOX_DIR:-$PWD/.ecpctl/sandbox}"
+# the global-call-center example pages a Slack channel; its webhook URL is a secret read from here
+export NOC_SLACK_WEBHOOK_URL="${NOC_SLACK_WEBHOOK_URL:-https://hooks.slack.example.com/services/demo}"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -16,7 +18,7 @@ step "plan against state alone (no live systems needed)"
 ecpctl --data-dir .ecpctl/demo plan examples --no-refresh | tail -n 3
 
 step "start the sandbox (Kubernetes control plane with fake GPU nodes, Postgres)"
-python3 -m tests.testenv up
+python3 -m tests.testenv up --nodes 8   # 16 fake GPUs: the examples ask for 14
 # shellcheck disable=SC1091
 source "$ECPCTL_SANDBOX_DIR/env.sh"
 
@@ -24,7 +26,7 @@ step "apply the examples"
 ecpctl --data-dir .ecpctl/demo apply examples --auto-approve --timeout 180
 
 step "status"
-ecpctl --data-dir .ecpctl/demo status examples
+ecpctl --data-dir .ecpctl/demo status --path examples
 
 step "a second plan: nothing to do"
 ecpctl --data-dir .ecpctl/demo plan examples --detailed-exitcode

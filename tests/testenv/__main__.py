@@ -1,7 +1,7 @@
 """Command line for the test environment.
 
     python -m tests.testenv build     build (once) and cache the Kubernetes, etcd and kwok binaries
-    python -m tests.testenv up        start a local control plane in the background
+    python -m tests.testenv up        start a local control plane and Postgres in the background
     python -m tests.testenv down      stop it
     python -m tests.testenv env       print where the binaries are
 
@@ -114,6 +114,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     ]
     if args.no_crds:
         cmd.append("--no-crds")
+    if args.no_postgres:
+        cmd.append("--no-postgres")
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     started = time.monotonic()
@@ -149,6 +151,7 @@ def _print_kube_usage(state: dict) -> None:
     print(f"export KUBECONFIG={state['kubeconfig']}")
     print(f"kubectl:    {state['kubectl']}")
     print()
+    print(f"env:        source {Path(state['kubeconfig']).parent / 'env.sh'}   (KUBECONFIG, ECPCTL_POSTGRES_DSN)")
     print("stop with:  python -m tests.testenv down")
 
 
@@ -168,6 +171,7 @@ def cmd_kube_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
     cp = ControlPlane(nodes=args.nodes, install_crds=not args.no_crds, build_if_missing=False)
+    pg = None
     try:
         t0 = time.monotonic()
         cp.start()
@@ -176,6 +180,16 @@ def cmd_kube_serve(args: argparse.Namespace) -> int:
         tmp.write_text(cp.kubeconfig.read_text())
         tmp.chmod(0o600)
         tmp.replace(kubeconfig)
+        exports = {"KUBECONFIG": str(kubeconfig)}
+        if not args.no_postgres:
+            from .postgres import PostgresServer
+            pg = PostgresServer()
+            pg.start()
+            exports["ECPCTL_POSTGRES_DSN"] = pg.admin_dsn
+            print(f"postgres started: {pg.admin_dsn}", flush=True)
+        env_sh = sandbox / "env.sh"
+        env_sh.write_text("".join(f"export {k}='{v}'\n" for k, v in exports.items()))
+        env_sh.chmod(0o600)
         state = {
             "ready": True,
             "supervisor_pid": os.getpid(),
@@ -199,8 +213,11 @@ def cmd_kube_serve(args: argparse.Namespace) -> int:
                     reported.add(name)
                     print(f"{name} exited; see {cp.log_path(name)}", flush=True)
     finally:
+        if pg is not None:
+            pg.stop()
+            pg.cleanup()
         cp.stop()
-        for p in (state_path, kubeconfig):
+        for p in (state_path, kubeconfig, sandbox / "env.sh"):
             p.unlink(missing_ok=True)
         print("control plane stopped", flush=True)
 
@@ -271,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("up", help="start a local Kubernetes control plane in the background")
     p.add_argument("--nodes", type=int, default=3, help="number of fake nodes (default 3)")
     p.add_argument("--no-crds", action="store_true", help="do not install the prometheus-operator CRDs")
+    p.add_argument("--no-postgres", action="store_true", help="do not start a Postgres server beside it")
     p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for it to become ready")
     p.set_defaults(func=cmd_up)
 
@@ -281,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sandbox-dir", required=True)
     p.add_argument("--nodes", type=int, default=3)
     p.add_argument("--no-crds", action="store_true")
+    p.add_argument("--no-postgres", action="store_true")
     p.set_defaults(func=cmd_kube_serve)
     return parser
 
