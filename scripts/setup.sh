@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what ecpctl and its tests need on a fresh Debian machine, skipping what is already there:
 # Postgres 15, promtool and Alertmanager from Debian's packages, the Python package, and the
-# Kubernetes control plane built from source into ~/.cache/ecpctl-testenv (first build: ~25 minutes).
+# Kubernetes control plane built from source into ~/.cache/ecpctl-testenv (first build: 10 to 18 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
