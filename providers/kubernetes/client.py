@@ -118,8 +118,9 @@ def _load_configuration(conn: Connection, pool_size: int):
                                      client_configuration=cfg, persist_config=False)
     except ConfigException as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        where = conn.describe()
-        raise NotConfigured(f"cannot use {where}: {text}") from exc
+        hint = (" (spec.providers.kubernetes.inCluster: true works only inside a pod)"
+                if conn.in_cluster else "")
+        raise NotConfigured(f"cannot use {conn.describe()}: {text}{hint}") from exc
     except (OSError, ValueError) as exc:
         raise NotConfigured(f"cannot read {conn.describe()}: {exc}") from exc
     cfg.connection_pool_maxsize = max(10, pool_size)

@@ -134,3 +134,12 @@ def test_replicas_patch_is_a_minimal_apply_configuration():
     assert replicas_patch(dep, 5) == {"apiVersion": "apps/v1", "kind": "Deployment",
                                       "metadata": {"name": "a", "namespace": "n"},
                                       "spec": {"replicas": 5}}
+
+
+def test_in_cluster_outside_a_pod_says_so(monkeypatch):
+    from providers.kubernetes import KubernetesProvider
+    from providers.protocol import ConfigureRequest
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    resp = KubernetesProvider().configure(ConfigureRequest(settings={"inCluster": True}, options={}))
+    assert resp.diagnostics[0].one_line().startswith("cannot use in-cluster service account: ")
+    assert "works only inside a pod" in resp.diagnostics[0].one_line()
