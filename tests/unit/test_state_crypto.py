@@ -35,8 +35,14 @@ def new_key(source: str = KEY_ENV) -> StateKey:
 
 
 @pytest.fixture
-def url(tmp_path) -> str:
+def state_url(tmp_path) -> str:
+    """Named like test_state_store's, so an integration module can run these on Postgres too."""
     return f"sqlite:///{tmp_path / 's.db'}"
+
+
+@pytest.fixture
+def url(state_url) -> str:
+    return state_url
 
 
 def opened(url, tmp_path, key):
@@ -44,7 +50,7 @@ def opened(url, tmp_path, key):
 
 
 def sql(url: str, query: str, **params):
-    engine = create_engine(url)
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
         with engine.begin() as conn:
             result = conn.execute(text(query), params)
