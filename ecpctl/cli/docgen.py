@@ -30,7 +30,9 @@ def _walk(cmd: click.Command, path: list[str]):
 def render() -> str:
     out = [HEADER]
     for path, cmd in _walk(cli, ["ecpctl"]):
-        ctx = click.Context(cmd, info_name=" ".join(path), terminal_width=100, max_content_width=100)
+        # the same settings as a real invocation: click caches the help option per command
+        ctx = click.Context(cmd, info_name=" ".join(path), terminal_width=100,
+                            max_content_width=100, help_option_names=["-h", "--help"])
         out.append(f"\n## {' '.join(path)}\n")
         out.append("```text")
         out.append(cmd.get_help(ctx).rstrip())
