@@ -80,6 +80,7 @@ class Plan:
     diagnostics: tuple[Diagnostic, ...] = ()
     requests: Mapping[str, Mapping[str, int]] = field(default_factory=dict)   # provider -> verb -> n
     provider_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    registry: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)   # tenant id -> row
 
     @property
     def summary(self) -> PlanSummary:

@@ -63,6 +63,7 @@ def plan_to_document(plan: Plan) -> dict[str, Any]:
             "refreshed": plan.refreshed, "targets": list(plan.targets),
             "excludes": list(plan.excludes),
             "provider_settings": plan.provider_settings,
+            "registry": plan.registry,
             "changes": [_change_dict(c) for c in plan.changes if c.is_change]}
 
 
@@ -103,7 +104,8 @@ def read_plan(path: Path, *, decode=None) -> Plan:
                 lineage=doc["lineage"], serial=doc["serial"], config_digest=doc["config_digest"],
                 destroy=doc["destroy"], refreshed=doc["refreshed"],
                 targets=tuple(doc["targets"]), excludes=tuple(doc["excludes"]),
-                provider_settings=doc.get("provider_settings") or {})
+                provider_settings=doc.get("provider_settings") or {},
+                registry=doc.get("registry") or {})
 
 
 # --- encryption of sensitive values (state/crypto.py) ----------------------------------------------

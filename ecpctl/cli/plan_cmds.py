@@ -30,6 +30,7 @@ from ecpctl.views.plan_human import render_plan
 from ecpctl.views.plan_json import render_plan_json
 from providers.protocol import ImportRequest
 from providers.registry import ProviderSet
+from state import TenantRecord
 
 PATH_ARG = click.argument("path", default=".", type=click.Path(exists=True, path_type=Path))
 
@@ -81,7 +82,12 @@ def _make_plan(obj: CliContext, path: Path, *, destroy: bool, targets, excludes,
     prior = PriorState(lineage=snap.lineage, serial=snap.serial, resources=snap.resources)
     plan = plan_desired(desired, prior, workspace=obj.workspace,
                         providers=providers if refresh else None, opts=opts)
-    plan = dataclasses.replace(plan, provider_settings=provider_settings(desired.config))
+    registry = {} if destroy else {
+        tid: tenant_record(desired.config.tenant(tid), desired.sizings[tid],
+                           status="pending").to_dict()
+        for tid in desired.config.tenant_ids}
+    plan = dataclasses.replace(plan, provider_settings=provider_settings(desired.config),
+                               registry=registry)
     return plan, desired, providers
 
 
@@ -154,32 +160,32 @@ def _confirm(plan: Plan, auto_approve: bool, destroy: bool) -> None:
 
 
 def _execute(obj: CliContext, plan: Plan, providers: ProviderSet, *, parallelism: int,
-             lock_timeout: float, desired=None) -> None:
+             lock_timeout: float) -> None:
     store = obj.store()
     con = console()
     lock = store.lock(obj.workspace, "destroy" if plan.destroy else "apply", timeout=lock_timeout)
     try:
         snap = store.snapshot(obj.workspace)
         check_fresh(plan, snap.lineage, snap.serial, obj.workspace)
-        declared = set(desired.config.tenant_ids) if desired is not None and not plan.destroy \
-            else set()
+        declared = set(plan.registry)
+
+        def record(tid: str, status: str) -> None:
+            row = TenantRecord.from_dict({**plan.registry[tid], "status": status})
+            store.upsert_tenant(obj.workspace, row)
+
         for tid in sorted(tenants_touched(plan) & declared):
-            store.upsert_tenant(obj.workspace, tenant_record(
-                desired.config.tenant(tid), desired.sizings[tid], status="applying"))
+            record(tid, "applying")
         with _interrupt_to_event() as stop:
             outcome = run_apply(plan, providers, store, lock=lock, parallelism=parallelism,
                                 events=ProgressView(con), stop=stop)
         after = store.snapshot(obj.workspace, decrypt=False)
-        remaining = after.resources
         failed_tenants = {a.split(".")[1] for a, _ in outcome.failed}
         for tid in sorted(tenants_touched(plan)):
-            if tenant_gone(tid, remaining):
-                if tid in after.tenants:   # a saved plan's apply registers no tenant
+            if tenant_gone(tid, after.resources):
+                if tid in after.tenants:
                     store.remove_tenant(obj.workspace, tid)
             elif tid in declared:
-                status = "failed" if tid in failed_tenants else "running"
-                store.upsert_tenant(obj.workspace, tenant_record(desired.config.tenant(tid),
-                                                                 desired.sizings[tid], status=status))
+                record(tid, "failed" if tid in failed_tenants else "running")
         store.checkpoint(obj.workspace, "destroy" if plan.destroy else "apply")
     finally:
         store.unlock(lock)
@@ -193,16 +199,15 @@ def _execute(obj: CliContext, plan: Plan, providers: ProviderSet, *, parallelism
 def _plan_and_apply(obj: CliContext, path: Path, *, destroy: bool, auto_approve: bool,
                     lock_timeout: float, parallelism: int, **plan_kw) -> None:
     """apply and destroy: plan, show it, ask, then walk it."""
-    plan, desired, providers = _make_plan(obj, path, destroy=destroy, parallelism=parallelism,
-                                          **plan_kw)
+    plan, _, providers = _make_plan(obj, path, destroy=destroy, parallelism=parallelism,
+                                    **plan_kw)
     _report_diagnostics(plan, as_json=False)
     render_plan(plan, console())
     if not plan.has_changes:
         providers.close()
         return
     _confirm(plan, auto_approve, destroy=destroy)
-    _execute(obj, plan, providers, parallelism=parallelism, lock_timeout=lock_timeout,
-             desired=desired)
+    _execute(obj, plan, providers, parallelism=parallelism, lock_timeout=lock_timeout)
 
 
 def register(cli: click.Group) -> None:

@@ -117,6 +117,8 @@ def test_saved_plan_applies_and_stale_plan_is_refused(ecpctl, spec_dir, tmp_path
     r = ecpctl("apply", str(planfile))
     assert r.exit_code == 0, r.output
     assert "Apply complete! Resources: 44 added" in r.output
+    tenants = json.loads(ecpctl("tenants", "--json").output)["tenants"]
+    assert {t["tenant_id"]: t["status"] for t in tenants} == {"acme": "running", "globex": "running"}
     r = ecpctl("apply", str(stale))
     assert r.exit_code == 1
     assert "saved plan is stale" in r.output
