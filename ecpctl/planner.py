@@ -161,7 +161,7 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
             continue
         to_plan.append(d)
 
-    def plan_one(d: Resource) -> ResourceChange:
+    def plan_one(d: Resource) -> tuple[ResourceChange, tuple[Diagnostic, ...]]:
         p = prior.get(d.address)
         lv = live.get(d.address) if refreshed else None
         return _plan_resource(d, p, lv, providers if refreshed else None, opts)
@@ -173,10 +173,9 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 planned = list(pool.map(plan_one, to_plan))
-        for c in planned:
+        for c, found in planned:
             changes[c.address] = c
-            if c.desired is not None and c.desired.meta.get("diagnostics"):
-                diags.extend(c.desired.meta["diagnostics"])
+            diags.extend(found)
 
     ordered_changes = tuple(changes[a] for a in sorted(changes))
     return Plan(changes=ordered_changes, workspace=workspace, lineage=prior_state.lineage,
@@ -195,7 +194,9 @@ def _change(src, action: Action, *, before, after, reason: str, prior=None, desi
 
 
 def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
-                   providers: ProviderSet | None, opts: PlanOptions) -> ResourceChange:
+                   providers: ProviderSet | None, opts: PlanOptions
+                   ) -> tuple[ResourceChange, tuple[Diagnostic, ...]]:
+    diags: tuple[Diagnostic, ...] = ()
     if providers is not None:
         try:
             resp = providers.get(d.provider).plan(PlanRequest(desired=d, prior=p, live=lv))
@@ -205,6 +206,7 @@ def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
         planned = dict(resp.planned)
         replace_paths = tuple(resp.requires_replace) or _static_replace(d.provider, d.type)
         provider_before = resp.before
+        diags = tuple(resp.diagnostics)
     else:
         planned = dict(d.attributes)
         replace_paths = _static_replace(d.provider, d.type)
@@ -212,9 +214,9 @@ def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
 
     if p is None:
         reason = "exists but is not in state; it will be adopted" if lv is not None else "not in state"
-        return _change(d, Action.CREATE, before=None, after=planned, reason=reason, desired=d)
+        return _decided(diags, d, Action.CREATE, before=None, after=planned, reason=reason, desired=d)
     if providers is not None and lv is None:
-        return _change(d, Action.CREATE, before=None, after=planned, prior=p, desired=d,
+        return _decided(diags, d, Action.CREATE, before=None, after=planned, prior=p, desired=d,
                        reason="deleted outside ecpctl")
 
     if providers is not None:
@@ -225,9 +227,9 @@ def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
     drifted = lv is not None and dict(lv.observed) != dict(p.observed)
     if d.address in opts.replace:
         if _rotates_in_place(d.provider, d.type):
-            return _change(d, Action.UPDATE, before=before, after=planned, prior=p, desired=d,
+            return _decided(diags, d, Action.UPDATE, before=before, after=planned, prior=p, desired=d,
                            reason="-replace requested: generated secrets are rotated in place")
-        return _change(d, Action.REPLACE, before=before, after=planned, prior=p, desired=d,
+        return _decided(diags, d, Action.REPLACE, before=before, after=planned, prior=p, desired=d,
                        reason="replacement requested with -replace")
     diff = changed_paths(before, planned)
     forced = _forced(diff, replace_paths)
@@ -238,10 +240,14 @@ def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
     else:
         reason = "configuration changed"
     if forced:
-        return _change(d, Action.REPLACE, before=before, after=planned, prior=p, desired=d,
+        return _decided(diags, d, Action.REPLACE, before=before, after=planned, prior=p, desired=d,
                        reason=f"{reason}; {', '.join(forced)} forces replacement",
                        requires_replace=forced)
     if not diff and not config_changed:
         # the live difference vanishes once normalized by the provider: nothing to do
-        return _change(d, Action.NOOP, before=None, after=None, reason="", prior=p, desired=d)
-    return _change(d, Action.UPDATE, before=before, after=planned, prior=p, desired=d, reason=reason)
+        return _decided(diags, d, Action.NOOP, before=None, after=None, reason="", prior=p, desired=d)
+    return _decided(diags, d, Action.UPDATE, before=before, after=planned, prior=p, desired=d, reason=reason)
+
+
+def _decided(diags: tuple[Diagnostic, ...], *args, **kw) -> tuple[ResourceChange, tuple[Diagnostic, ...]]:
+    return _change(*args, **kw), diags

@@ -49,13 +49,14 @@ def apply_options(fn):
 
 
 def provider_options(*, kubeconfig=None, kube_context=None, force_conflicts=False, wait=True,
-                     timeout=300.0, strict=False) -> dict[str, dict]:
-    k: dict = {"force_conflicts": force_conflicts, "wait": wait, "timeout": timeout, "strict": strict}
+                     timeout=300.0, strict=False, parallelism=10) -> dict[str, dict]:
+    k: dict = {"force_conflicts": force_conflicts, "wait": wait, "timeout": timeout, "strict": strict,
+               "parallelism": parallelism}
     if kubeconfig:
         k["kubeconfig"] = kubeconfig
     if kube_context:
         k["context"] = kube_context
-    common = {"wait": wait, "timeout": timeout}
+    common = {"wait": wait, "timeout": timeout, "parallelism": parallelism}
     return {"kubernetes": k, "postgres": dict(common), "grafana": dict(common),
             "alertmanager": dict(common)}
 

@@ -75,7 +75,8 @@ def _make_plan(obj: CliContext, path: Path, *, destroy: bool, targets, excludes,
     providers = ProviderSet(provider_settings(desired.config),
                             provider_options(kubeconfig=kubeconfig, kube_context=kube_context,
                                              force_conflicts=force_conflicts, wait=wait,
-                                             timeout=timeout, strict=strict))
+                                             timeout=timeout, strict=strict,
+                                             parallelism=parallelism))
     opts = PlanOptions(refresh=refresh, destroy=destroy, targets=tuple(targets),
                        excludes=tuple(excludes), replace=tuple(replace),
                        parallelism=parallelism, strict=strict)
@@ -253,7 +254,7 @@ def register(cli: click.Group) -> None:
         """Apply the tenants in PATH, or a saved plan file made by `plan -o`."""
         popts = provider_options(kubeconfig=kubeconfig, kube_context=kube_context,
                                  force_conflicts=force_conflicts, wait=wait, timeout=timeout,
-                                 strict=strict)
+                                 strict=strict, parallelism=parallelism)
         if is_plan_file(path):
             plan = _load_plan(obj, path)
             snap = obj.store().snapshot(obj.workspace)

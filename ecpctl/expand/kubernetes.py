@@ -49,7 +49,8 @@ def expand_kubernetes(b: Builder, ctx: ExpandContext, lt, sizing, *, db: dict | 
     spec = t.spec
     ns = ctx.namespace_prefix + tid
     base = labels(tid)
-    ns_labels = labels(tid, **{"ecp.ai/preset": sizing.preset})
+    # label values allow [A-Za-z0-9._-]: the tier above large ("large+") is labelled "large-plus"
+    ns_labels = labels(tid, **{"ecp.ai/preset": sizing.preset.replace("+", "-plus")})
     if spec.demo:
         ns_labels["ecp.ai/demo"] = "true"
     ns_labels.update(t.metadata.labels)
