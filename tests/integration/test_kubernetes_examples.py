@@ -3,12 +3,15 @@ the next plan has no changes at O(kinds) requests, and destroy removes it all.""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from pathlib import Path
 from typing import Iterator
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from tests.integration.kubernetes_support import KubeCli
 from tests.testenv.kube import ControlPlane
@@ -60,6 +63,15 @@ def test_every_example_applies_then_plans_no_changes(roomy, postgres_server, tmp
         assert t in status.output
     assert "services ready." in status.output
     assert "degraded" not in status.output
+
+    # each tenant's services can log in with the credentials ecpctl wrote into its Secret
+    for t in tenants:
+        secret = roomy.kubectl_json("get", "secret", "ecp-ai-db", "-n", f"ecp-ai-{t}")
+        url = base64.b64decode(secret["data"]["DATABASE_URL"]).decode()
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            user, db = conn.execute("SELECT current_user, current_database()").fetchone()
+            assert (user, db) == (f"{t}_app", t)
+            conn.execute(sql.SQL("CREATE TABLE {}.smoke (id int)").format(sql.Identifier(t)))
 
     r = k("destroy", str(k.spec), "--auto-approve", env=env)
     assert r.exit_code == 0, r.output
