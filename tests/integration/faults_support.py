@@ -1,0 +1,191 @@
+"""Helpers of the fault tests (tests/integration/test_faults_*.py): light multi-tenant fleets on the
+real control plane and Postgres, `ecpctl` run in-process (fast) or as a process that can be killed,
+and readers of its progress lines and state."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.bench.generate import write_light_project, write_light_tenant
+from tests.testenv.kube import ControlPlane
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Room for every fault test's tenants: each light tenant runs 2 pods (200m CPU, 512Mi each).
+NODE_CAPACITY = {"cpu": "64", "memory": "256Gi", "pods": "250", "ephemeral-storage": "1Ti"}
+
+COMPLETE = re.compile(r"^(\S+): (?:Creation|Modifications|Replacement|Destruction) complete after")
+STARTED = re.compile(r"^(\S+): (?:Creating|Modifying|Replacing|Destroying)\.\.\.$")
+ERROR = re.compile(r"^Error: (tenant\.\S+): (.+)$")
+SKIPPED = re.compile(r"^Skipped (\S+): depends on failed (\S+)$")
+RETRYING = re.compile(r"^(\S+): retrying in [0-9.]+s: (.+)$")
+
+
+def fault_control_plane(**kw) -> ControlPlane:
+    """A private control plane (with the prometheus-operator CRDs the tenants' monitoring needs)."""
+    from tests.testenv.pytest_kube import _build_with_progress, _skip_if_disabled
+    _skip_if_disabled()
+    _build_with_progress()
+    kw.setdefault("nodes", 2)
+    kw.setdefault("node_capacity", NODE_CAPACITY)
+    return ControlPlane(install_crds=True, **kw)
+
+
+class Fleet:
+    """A spec dir of light tenants (tests/bench/generate.py) and a private SQLite state."""
+
+    def __init__(self, root: Path, cp: ControlPlane, dsn: str, tenants: Sequence[str]):
+        self.root = root
+        self.cp = cp
+        self.dsn = dsn
+        self.spec = write_light_project(root / "spec")
+        self.data_dir = root / ".ecpctl"
+        self.tenants = list(tenants)
+        for t in self.tenants:
+            write_light_tenant(self.spec, t)
+
+    def env(self) -> dict[str, str]:
+        return {"KUBECONFIG": str(self.cp.kubeconfig), "ECPCTL_POSTGRES_DSN": self.dsn,
+                "NO_COLOR": "1", "COLUMNS": "250"}
+
+    # --- in-process ---------------------------------------------------------------------------
+
+    def __call__(self, *args: str) -> Result:
+        from ecpctl.cli.main import cli
+        env = {**self.env(), "ECPCTL_PROVIDER_OVERRIDES": None, "ECPCTL_STATE_URL": None,
+               "ECPCTL_WORKSPACE": None, "ECPCTL_STATE_KEY": None}
+        return CliRunner().invoke(cli, ["--data-dir", str(self.data_dir), *args], env=env,
+                                  catch_exceptions=False)
+
+    def ok(self, *args: str) -> Result:
+        r = self(*args)
+        assert r.exit_code == 0, f"ecpctl {' '.join(args)} exited {r.exit_code}:\n{r.output[-4000:]}"
+        return r
+
+    def plan_doc(self) -> dict:
+        return json.loads(self.ok("plan", str(self.spec), "--json").stdout)
+
+    def pending(self) -> set[str]:
+        """Addresses the next plan would act on."""
+        return {c["address"] for c in self.plan_doc()["resource_changes"]
+                if c["actions"] != ["no-op"]}
+
+    def all_addresses(self) -> set[str]:
+        doc = json.loads(self.ok("plan", str(self.spec), "--json", "--no-refresh").stdout)
+        return {c["address"] for c in doc["resource_changes"]}
+
+    def state(self) -> set[str]:
+        r = self.ok("state", "list", "--json")
+        return {x["address"] for x in json.loads(r.stdout)["resources"]}
+
+    def graph_edges(self) -> list[tuple[str, str]]:
+        dot = self.ok("graph", str(self.spec)).stdout
+        return re.findall(r'"([^"]+)"\s*->\s*"([^"]+)"', dot)
+
+    # --- as a process -------------------------------------------------------------------------
+
+    def spawn(self, *args: str, env: dict | None = None) -> "Proc":
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "ecpctl", "--data-dir", str(self.data_dir), *args],
+            cwd=ROOT, env={**os.environ, **self.env(), "PYTHONUNBUFFERED": "1", **(env or {})},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        return Proc(popen)
+
+    def cleanup(self) -> None:
+        if self.cp.apiserver_running():
+            for t in self.tenants:
+                self.cp.kubectl("delete", "namespace", f"ecp-ai-{t}", "--wait=false",
+                                "--ignore-not-found", check=False)
+
+
+class Proc:
+    """A running `ecpctl` whose output is read line by line (and kept)."""
+
+    def __init__(self, popen: subprocess.Popen):
+        self.popen = popen
+        self.lines: list[str] = []
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def _readline(self, deadline: float) -> str | None:
+        """One line, or None at end of output; AssertionError past the deadline."""
+        fd = self.popen.stdout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("timed out; output so far:\n" + "".join(self.lines)[-4000:])
+            ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+            if ready:
+                line = fd.readline()
+                if not line:
+                    return None
+                self.lines.append(line)
+                return line
+
+    def wait_for(self, pattern: re.Pattern, n: int = 1, timeout: float = 120) -> None:
+        """Read until `n` lines (in all) match `pattern`."""
+        deadline = time.monotonic() + timeout
+        while sum(1 for s in self.lines if pattern.search(s)) < n:
+            if self._readline(deadline) is None:
+                raise AssertionError(f"ecpctl exited before {n} lines matched {pattern.pattern!r}:\n"
+                                     + "".join(self.lines)[-4000:])
+
+    def finish(self, timeout: float = 300) -> int:
+        deadline = time.monotonic() + timeout
+        while self._readline(deadline) is not None:
+            pass
+        return self.popen.wait(timeout=max(1.0, deadline - time.monotonic()))
+
+    def kill(self) -> None:
+        import signal
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.popen.wait(timeout=10)
+        self.popen.stdout.close()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def matching(self, pattern: re.Pattern) -> list[re.Match]:
+        return [m for m in (pattern.search(s.rstrip("\n")) for s in self.lines) if m]
+
+
+def force_unlock_dead_holder(fleet: Fleet, pid: int) -> None:
+    """An apply after a SIGKILL finds the dead holder's lock, names it, and force-unlock clears it."""
+    r = fleet("apply", str(fleet.spec), "--auto-approve")
+    assert r.exit_code == 1, r.output
+    assert "appears dead" in r.output and f"(pid {pid})" in r.output, r.output
+    lock_id = re.search(r"force-unlock (\S+)`", r.output).group(1)
+    fleet.ok("force-unlock", lock_id, "--yes")
+
+
+@pytest.fixture
+def fleet_factory(tmp_path: Path) -> Iterator:
+    made: list[Fleet] = []
+
+    def make(cp: ControlPlane, dsn: str, tenants: Sequence[str], name: str = "fleet") -> Fleet:
+        f = Fleet(tmp_path / name, cp, dsn, tenants)
+        made.append(f)
+        return f
+
+    try:
+        yield make
+    finally:
+        for f in made:
+            f.cleanup()
