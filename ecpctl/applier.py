@@ -14,7 +14,7 @@ import networkx as nx
 from ecpctl.diagnostics import Diagnostic, ProviderError
 from ecpctl.graph import check_acyclic
 from ecpctl.plan import Action, Plan, ResourceChange
-from ecpctl.retry import with_retries
+from ecpctl.retry import Unreachable, with_retries
 from ecpctl.walk import walk
 from providers.protocol import ApplyRequest, DeleteRequest, ResourceState
 from providers.registry import ProviderSet
@@ -88,20 +88,35 @@ def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=N
         if events:
             events.progress(address, message)
 
-    def retrying(fn):
-        kw = {"on_retry": lambda exc, d: progress(exc.address or "", f"retrying in {d:.1f}s: {exc.reason}")}
+    outages = _Outages()
+
+    def retrying(address: str, provider: str, fn):
+        kw = {"on_retry": lambda exc, d: progress(address, f"retrying in {d:.1f}s: {exc.reason}")}
         if retry_sleep is not None:
             kw["sleep"] = retry_sleep
-        return with_retries(fn, **kw)
+        if outages.down(provider):
+            kw["attempts"] = 1
+        try:
+            result = with_retries(fn, **kw)
+        except Unreachable:
+            outages.failed(provider)
+            raise
+        except ProviderError:
+            outages.recovered(provider)         # it answered, if only to refuse
+            raise
+        outages.recovered(provider)
+        return result
 
     def delete(prior: ResourceState) -> None:
         provider = providers.get(prior.provider)
-        resp = retrying(lambda: provider.delete(DeleteRequest(prior=prior, progress=progress)))
+        resp = retrying(prior.address, prior.provider,
+                        lambda: provider.delete(DeleteRequest(prior=prior, progress=progress)))
         _raise_errors(prior.address, "delete", resp.diagnostics)
 
     def create(c: ResourceChange, prior: ResourceState | None, replace: bool) -> ResourceState:
         provider = providers.get(c.provider)
-        resp = retrying(lambda: provider.apply(ApplyRequest(desired=c.desired, prior=prior, live=None,
+        resp = retrying(c.address, c.provider,
+                        lambda: provider.apply(ApplyRequest(desired=c.desired, prior=prior, live=None,
                                                             replace=replace, progress=progress)))
         _raise_errors(c.address, "apply", resp.diagnostics)
         if resp.state is None:
@@ -128,7 +143,8 @@ def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=N
                 bump = "added" if c.action is Action.CREATE else "changed"
         except ProviderError as exc:
             if exc.address is None:
-                raise ProviderError(exc.reason, address=address, retryable=exc.retryable) from exc
+                raise ProviderError(exc.reason, address=address, retryable=exc.retryable,
+                                    retry_after=exc.retry_after) from exc
             raise
         with counts_lock:
             counts[bump] += 1
@@ -143,6 +159,32 @@ def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=N
         failed=tuple((a, error_line(e)) for a, e in sorted(outcome.failed.items())),
         skipped=tuple(sorted(outcome.skipped.items())),
         not_started=outcome.not_started, interrupted=outcome.interrupted)
+
+
+class _Outages:
+    """Providers found unreachable through a whole retry window during this walk.
+
+    Once an operation has spent its retries on a provider that cannot be reached, later operations
+    on it get a single attempt: while the outage lasts each fails in moments with the same cause,
+    instead of each spending its own retry window (minutes, over hundreds of resources). The first
+    success ends the outage.
+    """
+
+    def __init__(self) -> None:
+        self._down: set[str] = set()
+        self._lock = threading.Lock()
+
+    def down(self, provider: str) -> bool:
+        with self._lock:
+            return provider in self._down
+
+    def failed(self, provider: str) -> None:
+        with self._lock:
+            self._down.add(provider)
+
+    def recovered(self, provider: str) -> None:
+        with self._lock:
+            self._down.discard(provider)
 
 
 def _raise_errors(address: str, op: str, diags) -> None:

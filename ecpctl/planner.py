@@ -15,6 +15,7 @@ from ecpctl.graph import build_graph, downstream, upstream
 from ecpctl.paths import changed_paths
 from ecpctl.plan import Action, Plan, ResourceChange
 from ecpctl.resources import Resource, matches
+from ecpctl.retry import with_retries
 from providers.protocol import (LiveObject, PlanRequest, ReadRequest, ResourceState,
                                 ValidateRequest)
 from providers.registry import ProviderSet, provider_class
@@ -72,7 +73,8 @@ def _read_all(providers: ProviderSet, desired: Sequence[Resource], prior: Sequen
 
     def read_one(name: str):
         d, p = by_provider[name]
-        return name, providers.get(name).read(ReadRequest(desired=d, prior=p))
+        # a throttled or briefly unreachable server is read again, within with_retries' bounds
+        return name, with_retries(lambda: providers.get(name).read(ReadRequest(desired=d, prior=p)))
 
     live: dict[str, LiveObject] = {}
     diags: list[Diagnostic] = []
@@ -121,9 +123,9 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
     scoped_prior = [s for a, s in prior.items() if a in scope]
     if opts.refresh and providers is not None and (scoped_desired or scoped_prior):
         for name in sorted({r.provider for r in scoped_desired}):
-            resp = providers.get(name).validate(
-                ValidateRequest(resources=[r for r in scoped_desired if r.provider == name],
-                                strict=opts.strict))
+            req = ValidateRequest(resources=[r for r in scoped_desired if r.provider == name],
+                                  strict=opts.strict)
+            resp = with_retries(lambda: providers.get(name).validate(req))
             diags.extend(resp.diagnostics)
         live, read_diags, requests = _read_all(providers, scoped_desired, scoped_prior,
                                                opts.parallelism)
@@ -199,7 +201,8 @@ def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
     diags: tuple[Diagnostic, ...] = ()
     if providers is not None:
         try:
-            resp = providers.get(d.provider).plan(PlanRequest(desired=d, prior=p, live=lv))
+            resp = with_retries(
+                lambda: providers.get(d.provider).plan(PlanRequest(desired=d, prior=p, live=lv)))
         except ProviderError as exc:
             raise ProviderError(f"plan: {exc.reason}", address=d.address,
                                 retryable=exc.retryable) from exc

@@ -11,9 +11,35 @@ from ecpctl.diagnostics import ProviderError
 
 T = TypeVar("T")
 
+ATTEMPTS = 6
+BASE = 0.5          # seconds: the first backoff is drawn from [0, BASE]
+CAP = 8.0           # no backoff is drawn from a wider window than [0, CAP]
+RETRY_AFTER_CAP = 4 * CAP   # a server's Retry-After is honoured up to this many seconds
+DEADLINE = 120.0    # no retry starts after this long since the first attempt
 
-def with_retries(fn: Callable[[], T], *, attempts: int = 6, base: float = 0.5, cap: float = 8.0,
-                 deadline: float = 120.0, on_retry: Callable[[ProviderError, float], None] | None = None,
+
+class Unreachable(ProviderError):
+    """The system could not be reached at all (connection refused or reset, timed out). Retryable,
+    and a sign that the next operation on the same provider will fail the same way for now."""
+
+    def __init__(self, message: str, *, address: str | None = None,
+                 retry_after: float | None = None):
+        super().__init__(message, address=address, retryable=True, retry_after=retry_after)
+
+
+def backoff(attempt: int, retry_after: float | None = None, *, base: float = BASE,
+            cap: float = CAP, rand: Callable[[float, float], float] = random.uniform) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based): full jitter over an
+    exponentially growing window, but never less than the server's Retry-After (itself capped)."""
+    delay = rand(0, min(cap, base * 2 ** (attempt - 1)))
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, RETRY_AFTER_CAP))
+    return delay
+
+
+def with_retries(fn: Callable[[], T], *, attempts: int = ATTEMPTS, base: float = BASE,
+                 cap: float = CAP, deadline: float = DEADLINE,
+                 on_retry: Callable[[ProviderError, float], None] | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> T:
     start = time.monotonic()
     for attempt in range(1, attempts + 1):
@@ -22,9 +48,7 @@ def with_retries(fn: Callable[[], T], *, attempts: int = 6, base: float = 0.5, c
         except ProviderError as exc:
             if not exc.retryable or attempt == attempts:
                 raise
-            delay = random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
-            if exc.retry_after is not None:
-                delay = max(delay, min(exc.retry_after, cap * 4))
+            delay = backoff(attempt, exc.retry_after, base=base, cap=cap)
             if time.monotonic() - start + delay > deadline:
                 raise
             if on_retry:

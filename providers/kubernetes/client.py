@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ecpctl.diagnostics import ProviderError
+from ecpctl.retry import Unreachable
 
 APPLY_PATCH = "application/apply-patch+yaml"
 DEFAULT_TIMEOUT = (10.0, 60.0)      # connect, read (seconds)
@@ -213,9 +214,15 @@ def _connection_reason(exc: BaseException) -> str:
         seen.add(id(cur))
         if isinstance(cur, ConnectionRefusedError):
             return "connection refused"
+        if isinstance(cur, ConnectionResetError):
+            # the server went away with the request in flight (a crash or a restart)
+            return "connection closed by the server"
         if isinstance(cur, TimeoutError) or "timed out" in str(cur).lower():
             return "timed out"
         reason = getattr(cur, "reason", None)
+        if not isinstance(reason, BaseException):
+            # urllib3's ProtocolError carries the socket's error as an argument
+            reason = next((a for a in cur.args if isinstance(a, BaseException)), None)
         cur = reason if isinstance(reason, BaseException) else (cur.__cause__ or cur.__context__)
     text = str(exc)
     if "Connection refused" in text:
@@ -280,8 +287,7 @@ def to_provider_error(err: KubeError, op: str, what: str, *, server: str = "",
     msg = scrub(err.message, secrets)
     if err.status == 0:
         where = f" at {server}" if server else ""
-        return ProviderError(f"{op} {what}: cannot reach the API server{where}: {msg}",
-                             retryable=True)
+        return Unreachable(f"{op} {what}: cannot reach the API server{where}: {msg}")
     if err.status == 401:
         return ProviderError(f"{op} {what}: the API server rejected the credentials (401 "
                              "Unauthorized); check the kubeconfig's user")

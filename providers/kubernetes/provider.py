@@ -17,6 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Iterable, Mapping
 
+from ecpctl import retry
 from ecpctl.diagnostics import Diagnostic, ProviderError
 from ecpctl.resources import Resource, get_path
 from providers.kubernetes import capacity, kinds, owned, ready, ssa
@@ -118,7 +119,7 @@ class KubernetesProvider(Provider):
             return ConfigureResponse(diagnostics=(Diagnostic.error(str(exc)),))
         discovery = Discovery(client)
         try:
-            discovery.load()
+            _load_discovery(discovery)
         except KubeError as exc:
             client.close()
             where = f"{client.server} ({conn.describe()})"
@@ -572,6 +573,19 @@ class KubernetesProvider(Provider):
             private={"uid": md.get("uid"), "resourceVersion": md.get("resourceVersion"),
                      "adopted": True})
         return ImportResponse(state=state)
+
+
+def _load_discovery(discovery: Discovery) -> None:
+    """Discovery, read again (bounded, with backoff) while the server throttles (429) or fails
+    (5xx); an unreachable server fails at once, with the message that says where it was looked for."""
+    for attempt in range(1, retry.ATTEMPTS + 1):
+        try:
+            discovery.load()
+            return
+        except KubeError as exc:
+            if exc.status == 0 or not exc.retryable or attempt == retry.ATTEMPTS:
+                raise
+            time.sleep(retry.backoff(attempt, exc.retry_after))
 
 
 def _hpa_targets_of(hpas: Iterable[Mapping[str, Any]]) -> set[tuple[str | None, str]]:
