@@ -30,10 +30,11 @@ class Unreachable(ProviderError):
 def backoff(attempt: int, retry_after: float | None = None, *, base: float = BASE,
             cap: float = CAP, rand: Callable[[float, float], float] = random.uniform) -> float:
     """Seconds to wait after failed attempt number `attempt` (1-based): full jitter over an
-    exponentially growing window, but never less than the server's Retry-After (itself capped)."""
+    exponentially growing window, added to the server's Retry-After (itself capped). Added, not
+    max'ed: clients told "Retry-After: 1" together must not all come back at the same instant."""
     delay = rand(0, min(cap, base * 2 ** (attempt - 1)))
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, RETRY_AFTER_CAP))
+    if retry_after is not None and retry_after > 0:
+        delay += min(retry_after, RETRY_AFTER_CAP)
     return delay
 
 

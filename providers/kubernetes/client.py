@@ -10,17 +10,20 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ecpctl.diagnostics import ProviderError
-from ecpctl.retry import Unreachable
+from ecpctl.retry import Unreachable, backoff
 
 APPLY_PATCH = "application/apply-patch+yaml"
 DEFAULT_TIMEOUT = (10.0, 60.0)      # connect, read (seconds)
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
+THROTTLE_ATTEMPTS = 10              # sends of one request while the server answers 429
+THROTTLE_DEADLINE = 60.0            # seconds: no new send of a throttled request after this
 
 
 class NotConfigured(Exception):
@@ -159,8 +162,31 @@ class KubeClient:
     def request(self, method: str, path: str, *, verb: str,
                 query: Sequence[tuple[str, str]] | None = None, body: Any = None,
                 content_type: str | None = None, accept: str = "application/json",
-                timeout: float | tuple[float, float] | None = None) -> Any:
-        """Send one request; returns the decoded JSON body (None when empty) or raises KubeError."""
+                timeout: float | tuple[float, float] | None = None,
+                sleep: Callable[[float], None] = time.sleep) -> Any:
+        """Send one request; returns the decoded JSON body (None when empty) or raises KubeError.
+
+        A 429 (the server sheds load before doing anything) is sent again here, as client-go does:
+        up to THROTTLE_ATTEMPTS times within THROTTLE_DEADLINE seconds, each after the server's
+        Retry-After plus a jittered backoff, so parallel workers do not come back in step. Every
+        attempt is counted under its verb; each 429 also under `throttled`."""
+        start = time.monotonic()
+        for attempt in range(1, THROTTLE_ATTEMPTS + 1):
+            try:
+                return self._send(method, path, verb=verb, query=query, body=body,
+                                  content_type=content_type, accept=accept, timeout=timeout)
+            except KubeError as exc:
+                if exc.status != 429:
+                    raise
+                self.count("throttled")
+                delay = backoff(attempt, exc.retry_after)
+                if attempt == THROTTLE_ATTEMPTS or time.monotonic() - start + delay > THROTTLE_DEADLINE:
+                    raise
+                sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(self, method: str, path: str, *, verb: str, query, body, content_type, accept,
+              timeout) -> Any:
         import urllib3
         from kubernetes.client.exceptions import ApiException
 

@@ -45,10 +45,12 @@ def fault_control_plane(**kw) -> ControlPlane:
 class Fleet:
     """A spec dir of light tenants (tests/bench/generate.py) and a private SQLite state."""
 
-    def __init__(self, root: Path, cp: ControlPlane, dsn: str, tenants: Sequence[str]):
+    def __init__(self, root: Path, cp: ControlPlane, dsn: str, tenants: Sequence[str],
+                 kubeconfig: Path | None = None):
         self.root = root
         self.cp = cp
         self.dsn = dsn
+        self.kubeconfig = kubeconfig or cp.kubeconfig
         self.spec = write_light_project(root / "spec")
         self.data_dir = root / ".ecpctl"
         self.tenants = list(tenants)
@@ -56,7 +58,7 @@ class Fleet:
             write_light_tenant(self.spec, t)
 
     def env(self) -> dict[str, str]:
-        return {"KUBECONFIG": str(self.cp.kubeconfig), "ECPCTL_POSTGRES_DSN": self.dsn,
+        return {"KUBECONFIG": str(self.kubeconfig), "ECPCTL_POSTGRES_DSN": self.dsn,
                 "NO_COLOR": "1", "COLUMNS": "250"}
 
     # --- in-process ---------------------------------------------------------------------------
@@ -179,8 +181,9 @@ def force_unlock_dead_holder(fleet: Fleet, pid: int) -> None:
 def fleet_factory(tmp_path: Path) -> Iterator:
     made: list[Fleet] = []
 
-    def make(cp: ControlPlane, dsn: str, tenants: Sequence[str], name: str = "fleet") -> Fleet:
-        f = Fleet(tmp_path / name, cp, dsn, tenants)
+    def make(cp: ControlPlane, dsn: str, tenants: Sequence[str], name: str = "fleet",
+             kubeconfig: Path | None = None) -> Fleet:
+        f = Fleet(tmp_path / name, cp, dsn, tenants, kubeconfig)
         made.append(f)
         return f
 
@@ -189,3 +192,62 @@ def fleet_factory(tmp_path: Path) -> Iterator:
     finally:
         for f in made:
             f.cleanup()
+
+
+def operator_kubeconfig(cp: ControlPlane, path: Path, name: str = "operator") -> tuple[Path, str]:
+    """A kubeconfig for a cluster-admin ServiceAccount's token: a user like a real operator's, not
+    in system:masters, whose requests the API server's in-flight limits apply to (system:masters
+    bypasses them). Returns (path, token)."""
+    import base64
+    cp.kubectl("create", "serviceaccount", name, "-n", "default")
+    cp.kubectl("create", "clusterrolebinding", f"{name}-admin", "--clusterrole=cluster-admin",
+               f"--serviceaccount=default:{name}")
+    token = cp.kubectl("create", "token", name, "-n", "default", "--duration=2h").stdout.strip()
+    assert cp.certs is not None
+    ca = base64.b64encode(cp.certs.ca_crt.read_bytes()).decode()
+    config = {"apiVersion": "v1", "kind": "Config", "current-context": name,
+              "clusters": [{"name": "testenv", "cluster": {"server": cp.server,
+                                                           "certificate-authority-data": ca}}],
+              "users": [{"name": name, "user": {"token": token}}],
+              "contexts": [{"name": name, "context": {"cluster": "testenv", "user": name}}]}
+    path.write_text(json.dumps(config, indent=2) + "\n")
+    path.chmod(0o600)
+    return path, token
+
+
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+"""
+
+
+def audit_args(directory: Path) -> list[str]:
+    """kube-apiserver flags that log every request (who, what, answer) as JSON lines."""
+    directory.mkdir(parents=True, exist_ok=True)
+    policy = directory / "audit-policy.yaml"
+    policy.write_text(AUDIT_POLICY)
+    return [f"--audit-policy-file={policy}", f"--audit-log-path={directory / 'audit.log'}",
+            "--audit-log-maxsize=0", "--audit-log-maxbackup=0"]
+
+
+def audit_events(directory: Path, *, username: str | None = None,
+                 user_agent_prefix: str | None = None) -> list[dict]:
+    out = []
+    try:
+        lines = (directory / "audit.log").read_text().splitlines()
+    except FileNotFoundError:
+        return out
+    for line in lines:
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue            # the line being written
+        if username is not None and (ev.get("user") or {}).get("username") != username:
+            continue
+        if user_agent_prefix is not None and not (ev.get("userAgent") or "").startswith(user_agent_prefix):
+            continue
+        out.append(ev)
+    return out
