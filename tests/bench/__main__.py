@@ -1,6 +1,13 @@
 """Benchmarks: figures anyone can reproduce. Not tests: nothing here asserts a time.
 
-    python -m tests.bench [--sizes 10,100,1000] [--json out.json]
+    python -m tests.bench [--json out.json]     offline plan at 10, 100, 1,000 tenants, and the live
+                                                scenarios (cold apply 100, no-op plan 100 and 500,
+                                                one tenant changed among 500, ecpctl vs kubectl at
+                                                100, destroy 100) on a real control plane + Postgres
+    python -m tests.bench --full                 the same, and the offline plan at 5,000 tenants
+    python -m tests.bench --ci                   reduced: offline 10 and 100, live 10 and 100
+    python -m tests.bench --offline-only --sizes 10,100,1000
+    python -m tests.bench --profile DIR          also write a py-spy profile of each live ecpctl run
 """
 
 from __future__ import annotations
@@ -8,8 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,23 +31,110 @@ def run_offline(n: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def _verbs(counts: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in counts.items() if v) or "-"
+
+
+def _total(counts: dict) -> int:
+    return sum(v for k, v in counts.items() if k != "connections")
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}")
+    head = (f"{'scenario':<30}{'tenants':>8}{'resources':>10}{'wall s':>9}{'cpu s':>8}"
+            f"{'peak MiB':>9}{'obj/s':>8}{'growth':>8}{'kube req':>9}{'pg stmt':>8}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        req = r.get("requests") or {}
+        kube = _total(req["kubernetes"]) if "kubernetes" in req else ""
+        pg = _total(req["postgres"]) if "postgres" in req else ""
+        print(f"{r['scenario']:<30}{r['tenants']:>8}{r['resources']:>10}{r['wall_s']:>9}"
+              f"{r['cpu_s']:>8}{r['peak_rss_mib']:>9}{str(r.get('objects_per_s') or ''):>8}"
+              f"{str(r.get('growth_vs_previous') or ''):>8}{str(kube):>9}{str(pg):>8}")
+    print()
+    for r in rows:
+        req = r.get("requests") or {}
+        if not any(req.values()):
+            continue
+        line = f"{r['scenario']} ({r['tenants']}):"
+        for system, counts in req.items():
+            line += f"  {system}: {_verbs(counts)}"
+        if r.get("changes") is not None:
+            line += f"  changes={r['changes']}"
+        if r.get("ecpctl_over_kubectl_wall") is not None:
+            line += f"  ecpctl/kubectl wall={r['ecpctl_over_kubectl_wall']}"
+        print(line)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tests.bench")
-    ap.add_argument("--sizes", default="10,100,1000")
+    ap.add_argument("--sizes", default=None, help="offline plan sizes (default 10,100,1000)")
+    ap.add_argument("--full", action="store_true", help="add the offline plan at 5,000 tenants")
+    ap.add_argument("--ci", action="store_true", help="reduced sizes for CI (10 and 100 tenants)")
+    ap.add_argument("--offline-only", action="store_true", help="skip the live scenarios")
+    ap.add_argument("--live-only", action="store_true", help="skip the offline plans")
+    ap.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                    help="write a py-spy profile (raw collapsed stacks) of each live ecpctl run")
+    ap.add_argument("--workdir", type=Path, default=None, help="keep fleets and outputs here")
     ap.add_argument("--json", dest="json_out", default=None)
     args = ap.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",") if s]
-    rows = [run_offline(n) for n in sizes]
-    for prev, cur in zip(rows, rows[1:]):
-        cur["growth_vs_previous"] = round(cur["wall_s"] / prev["wall_s"], 2) if prev["wall_s"] else None
-    print(f"machine: {os.cpu_count()} cores")
-    print(f"{'scenario':<14}{'tenants':>8}{'resources':>11}{'wall s':>9}{'cpu s':>9}{'peak MiB':>10}{'growth':>8}")
-    for r in rows:
-        print(f"{r['scenario']:<14}{r['tenants']:>8}{r['resources']:>11}{r['wall_s']:>9}"
-              f"{r['cpu_s']:>9}{r['peak_rss_mib']:>10}{str(r.get('growth_vs_previous') or ''):>8}")
+
+    if args.sizes:
+        sizes = [int(s) for s in args.sizes.split(",") if s]
+    elif args.ci:
+        sizes = [10, 100]
+    else:
+        sizes = [10, 100, 1000] + ([5000] if args.full else [])
+
+    rows: list[dict] = []
+    if not args.live_only:
+        offline = []
+        for n in sizes:
+            log(f"offline plan of {n} tenants")
+            offline.append(run_offline(n))
+        for prev, cur in zip(offline, offline[1:]):
+            cur["growth_vs_previous"] = (round(cur["wall_s"] / prev["wall_s"], 2)
+                                         if prev["wall_s"] else None)
+        rows.extend(offline)
+
+    if not args.offline_only:
+        from tests.bench.live import CI, FULL, run_live
+        if args.profile:
+            args.profile.mkdir(parents=True, exist_ok=True)
+        tmp = None
+        if args.workdir:
+            root = args.workdir
+            root.mkdir(parents=True, exist_ok=True)
+        else:
+            tmp = tempfile.TemporaryDirectory(prefix="ecpctl-bench-")
+            root = Path(tmp.name)
+        try:
+            live = run_live(CI if args.ci else FULL, root, log, profile_dir=args.profile)
+        finally:
+            if tmp is not None:
+                tmp.cleanup()
+        if tmp is not None:
+            for r in live:
+                r.pop("output", None)            # the outputs went with the temporary directory
+        by_scenario: dict[str, dict] = {}
+        for r in live:
+            prev = by_scenario.get(r["scenario"])
+            if prev is not None and prev["wall_s"]:
+                r["growth_vs_previous"] = round(r["wall_s"] / prev["wall_s"], 2)
+            by_scenario[r["scenario"]] = r
+        rows.extend(live)
+
+    print_table(rows)
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps({"cores": os.cpu_count(), "results": rows},
-                                                  indent=2) + "\n")
+        Path(args.json_out).write_text(json.dumps(
+            {"cores": os.cpu_count(), "machine": platform.machine(),
+             "python": platform.python_version(), "ci": args.ci, "full": args.full,
+             "results": rows}, indent=2) + "\n")
     return 0
 
 
