@@ -10,6 +10,7 @@ import pytest
 
 from tests.integration.kubernetes_support import KubeCli, addr, unique
 from tests.testenv.kube import ControlPlane
+from tests.testenv.pytest_kube import private_control_plane
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube]
 
@@ -17,15 +18,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.kube]
 @pytest.fixture(scope="module")
 def one_node() -> Iterator[ControlPlane]:
     """A control plane whose only node has 16 CPUs, 64Gi and 2 GPUs (with the CRDs)."""
-    from tests.testenv.pytest_kube import _build_with_progress, _skip_if_disabled
-    _skip_if_disabled()
-    _build_with_progress()
-    cp = ControlPlane(nodes=1, install_crds=True)
-    cp.start()
-    try:
+    with private_control_plane(nodes=1, install_crds=True) as cp:
         yield cp
-    finally:
-        cp.stop()
 
 
 def test_gpu_overcommit_warns_in_plan_and_apply_times_out_naming_the_scheduler(one_node, tmp_path: Path):

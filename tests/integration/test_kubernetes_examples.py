@@ -15,6 +15,7 @@ from psycopg import sql
 
 from tests.integration.kubernetes_support import KubeCli
 from tests.testenv.kube import ControlPlane
+from tests.testenv.pytest_kube import private_control_plane
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube, pytest.mark.postgres]
 
@@ -24,15 +25,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 @pytest.fixture(scope="module")
 def roomy() -> Iterator[ControlPlane]:
     """Eight fake nodes (16 GPUs): room for all example tenants at once (14 GPUs)."""
-    from tests.testenv.pytest_kube import _build_with_progress, _skip_if_disabled
-    _skip_if_disabled()
-    _build_with_progress()
-    cp = ControlPlane(nodes=8, install_crds=True)
-    cp.start()
-    try:
+    with private_control_plane(nodes=8, install_crds=True) as cp:
         yield cp
-    finally:
-        cp.stop()
 
 
 def test_every_example_applies_then_plans_no_changes(roomy, postgres_server, tmp_path: Path):

@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from state.lock import pid_alive
+
 from . import build
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,18 +34,7 @@ def sandbox_dir() -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still answers kill(0); treat it as gone.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
+    return pid_alive(pid)
 
 
 def _read_state(path: Path) -> dict | None:

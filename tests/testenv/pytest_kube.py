@@ -15,6 +15,7 @@ without it, a failed build or start is an error, never a silent skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -97,13 +98,20 @@ def namespace(control_plane: ControlPlane, request: pytest.FixtureRequest) -> It
             control_plane.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
 
 
-@pytest.fixture
-def isolated_control_plane() -> Iterator[ControlPlane]:
+@contextlib.contextmanager
+def private_control_plane(**kw) -> Iterator[ControlPlane]:
+    """A control plane of one's own (for tests that stop it or need other nodes), built if needed."""
     _skip_if_disabled()
     _build_with_progress()
-    cp = ControlPlane(nodes=1)
+    cp = ControlPlane(**kw)
     cp.start()
     try:
         yield cp
     finally:
         cp.stop()
+
+
+@pytest.fixture
+def isolated_control_plane() -> Iterator[ControlPlane]:
+    with private_control_plane(nodes=1) as cp:
+        yield cp
