@@ -13,7 +13,7 @@ from ecpctl.applier import ApplyEvents, ApplyOutcome, apply_plan
 from ecpctl.config import Config, load_config
 from ecpctl.expand import ExpandContext, SecretSource, expand_config
 from ecpctl.graph import build_graph
-from ecpctl.plan import Action, Plan
+from ecpctl.plan import Plan
 from ecpctl.planner import PlanOptions, PriorState, make_plan
 from ecpctl.resources import Resource
 from ecpctl.sizing import TenantSizing, size_tenant

@@ -423,7 +423,7 @@ class _Parser:
                 label = self.next()
                 if label.kind != "ident" or not _LABEL.match(label.text):
                     if label.kind == "ident":
-                        self.fail(f"unexpected character inside braces: ':'",
+                        self.fail("unexpected character inside braces: ':'",
                                   Token("op", ":", label.pos + label.text.index(":")))
                     self.fail(f"unexpected {label.text!r} in label matching, expected label name",
                               label)
