@@ -190,11 +190,11 @@ def run_measured(cmd: Sequence[str], env: dict, out: Path, profile: Path | None 
     """(exit code, wall s, CPU s, peak RSS MiB) of one process, its output to `out`."""
     argv = list(cmd)
     if profile is not None and shutil.which("py-spy"):
-        argv = ["py-spy", "record", "--threads", "--format", "raw", "--rate", "50", "-o",
+        argv = ["py-spy", "record", "--gil", "--threads", "--format", "raw", "--rate", "100", "-o",
                 str(profile), "--", *argv]
-    with out.open("wb") as fh:
+    with out.open("wb") as fh, out.with_suffix(".err").open("wb") as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=fh, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -238,7 +238,8 @@ class Fleet:
                     wall, cpu, rss, code, requests)
         m.extra["output"] = str(out)
         if code not in (0, 2):
-            tail = out.read_text(errors="replace")[-3000:]
+            tail = (out.read_text(errors="replace")[-2000:] + "\n"
+                    + out.with_suffix(".err").read_text(errors="replace")[-2000:])
             raise RuntimeError(f"{scenario}: exit {code}:\n{tail}")
         return m
 
@@ -252,7 +253,9 @@ class Fleet:
 
     def plan(self, scenario: str, **kw) -> Measure:
         m = self.measure(scenario, ["plan", str(self.spec), "--json"], **kw)
-        doc = json.loads(Path(m.extra["output"]).read_text())
+        text = Path(m.extra["output"]).read_text()
+        # under --profile, py-spy's own lines surround the JSON document
+        doc, _ = json.JSONDecoder().raw_decode(text, text.index("{"))
         m.extra["plan_requests"] = doc.get("requests", {})
         m.extra["changes"] = sum(1 for c in doc["resource_changes"] if c["actions"] != ["no-op"])
         m.resources = len(doc["resource_changes"])
