@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import networkx as nx
 
@@ -34,8 +36,31 @@ def size_all(config: Config) -> dict[str, TenantSizing]:
     return {lt.tenant.metadata.name: size_tenant(lt.tenant, price) for lt in config.tenants}
 
 
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Rarer cyclic-GC passes while expansion and diffing build millions of small objects.
+
+    With Python's default thresholds a young collection runs every 700 allocations, and as the
+    heap grows the older generations are walked again and again: 40% of an offline plan's time at
+    1,000 tenants (tests/bench). These objects form almost no cycles; collecting less often keeps
+    the cost linear with the same peak memory (disabling the GC outright costs 20% more memory).
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 1000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def desired_state(path: str | Path, prior: Mapping[str, ResourceState] | None = None, *,
                   replace: tuple[str, ...] = ()) -> Desired:
+    with fewer_collections():
+        return _desired_state(path, prior, replace=replace)
+
+
+def _desired_state(path: str | Path, prior: Mapping[str, ResourceState] | None, *,
+                   replace: tuple[str, ...]) -> Desired:
     config = load_config(path)
     sizings = size_all(config)
     secrets = SecretSource(prior={a: s.attributes for a, s in (prior or {}).items()},
@@ -58,8 +83,9 @@ def provider_settings(config: Config | None) -> dict[str, dict[str, Any]]:
 
 def plan_desired(desired: Desired, prior: PriorState, *, workspace: str,
                  providers: ProviderSet | None, opts: PlanOptions) -> Plan:
-    return make_plan(desired.resources, prior, workspace=workspace,
-                     config_digest=desired.config.digest, providers=providers, opts=opts)
+    with fewer_collections():
+        return make_plan(desired.resources, prior, workspace=workspace,
+                         config_digest=desired.config.digest, providers=providers, opts=opts)
 
 
 def run_apply(plan: Plan, providers: ProviderSet, store, *, lock=None, parallelism: int = 10,

@@ -14,17 +14,16 @@ from tests.bench.generate import generate
 
 
 def main(n: int) -> None:
-    from ecpctl.engine import desired_state
-    from ecpctl.planner import PlanOptions, PriorState, make_plan
+    from ecpctl.engine import desired_state, plan_desired
+    from ecpctl.planner import PlanOptions, PriorState
 
     with tempfile.TemporaryDirectory() as tmp:
         specs = generate(n, Path(tmp) / "specs")
         wall0, cpu0 = time.perf_counter(), time.process_time()
         desired = desired_state(specs)
         t_expand = time.perf_counter() - wall0
-        plan = make_plan(desired.resources, PriorState(None, 0, {}), workspace="bench",
-                         config_digest=desired.config.digest, providers=None,
-                         opts=PlanOptions(refresh=False))
+        plan = plan_desired(desired, PriorState(None, 0, {}), workspace="bench", providers=None,
+                            opts=PlanOptions(refresh=False))
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"scenario": "offline plan", "tenants": n, "resources": len(plan.changes),
