@@ -12,8 +12,8 @@ from ecpctl.diagnostics import ProviderError
 T = TypeVar("T")
 
 ATTEMPTS = 6
-BASE = 0.5          # seconds: the first backoff is drawn from [0, BASE]
-CAP = 8.0           # no backoff is drawn from a wider window than [0, CAP]
+BASE = 0.5          # seconds: the first backoff is drawn from [BASE / 2, BASE]
+CAP = 8.0           # no backoff is drawn from a wider window than [CAP / 2, CAP]
 RETRY_AFTER_CAP = 4 * CAP   # a server's Retry-After is honoured up to this many seconds
 DEADLINE = 120.0    # no retry starts after this long since the first attempt
 
@@ -29,10 +29,14 @@ class Unreachable(ProviderError):
 
 def backoff(attempt: int, retry_after: float | None = None, *, base: float = BASE,
             cap: float = CAP, rand: Callable[[float, float], float] = random.uniform) -> float:
-    """Seconds to wait after failed attempt number `attempt` (1-based): full jitter over an
-    exponentially growing window, added to the server's Retry-After (itself capped). Added, not
-    max'ed: clients told "Retry-After: 1" together must not all come back at the same instant."""
-    delay = rand(0, min(cap, base * 2 ** (attempt - 1)))
+    """Seconds to wait after failed attempt number `attempt` (1-based): a random point in the upper
+    half of an exponentially growing window ("equal jitter"), added to the server's Retry-After
+    (itself capped). The upper half, not all of it: with full jitter the waits of all attempts can
+    add up to almost nothing, and a server restart of two seconds failed an apply by bad luck;
+    this way six attempts always span 7.75 to 15.5 s. Added to Retry-After, not max'ed with it:
+    clients told "Retry-After: 1" together must not all come back at the same instant."""
+    window = min(cap, base * 2 ** (attempt - 1))
+    delay = rand(window / 2, window)
     if retry_after is not None and retry_after > 0:
         delay += min(retry_after, RETRY_AFTER_CAP)
     return delay

@@ -32,14 +32,13 @@ SKIPPED = re.compile(r"^Skipped (\S+): depends on failed (\S+)$")
 RETRYING = re.compile(r"^(\S+): retrying in [0-9.]+s: (.+)$")
 
 
-def fault_control_plane(**kw) -> ControlPlane:
-    """A private control plane (with the prometheus-operator CRDs the tenants' monitoring needs)."""
-    from tests.testenv.pytest_kube import _build_with_progress, _skip_if_disabled
-    _skip_if_disabled()
-    _build_with_progress()
+def fault_control_plane(**kw):
+    """A private control plane (a context manager) with the prometheus-operator CRDs that the
+    tenants' monitoring needs, and room for every fault test's tenants."""
+    from tests.testenv.pytest_kube import private_control_plane
     kw.setdefault("nodes", 2)
     kw.setdefault("node_capacity", NODE_CAPACITY)
-    return ControlPlane(install_crds=True, **kw)
+    return private_control_plane(install_crds=True, **kw)
 
 
 class Fleet:

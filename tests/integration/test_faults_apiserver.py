@@ -22,12 +22,8 @@ KUBE_COMPLETE = re.compile(r"^\S+\.kubernetes\.\S+: Creation complete after")
 
 @pytest.fixture
 def cp() -> Iterator[ControlPlane]:
-    plane = fault_control_plane(nodes=1)
-    plane.start()
-    try:
+    with fault_control_plane(nodes=1) as plane:
         yield plane
-    finally:
-        plane.stop()
 
 
 def test_apiserver_stopped_mid_apply_then_restarted(cp, postgres_server, fleet_factory):

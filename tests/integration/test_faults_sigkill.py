@@ -23,12 +23,8 @@ TENANTS_PER_ROUND = 2
 
 @pytest.fixture(scope="module")
 def cp() -> Iterator[ControlPlane]:
-    plane = fault_control_plane()
-    plane.start()
-    try:
+    with fault_control_plane() as plane:
         yield plane
-    finally:
-        plane.stop()
 
 
 def kill_points(total: int) -> list[int]:

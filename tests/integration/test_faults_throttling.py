@@ -33,13 +33,10 @@ ECPCTL_AGENT = "OpenAPI-Generator/"        # the kubernetes client's User-Agent,
 
 @pytest.fixture
 def throttled_cp(tmp_path) -> Iterator[ControlPlane]:
-    plane = fault_control_plane(nodes=1)
-    plane.start()                    # started with normal limits: nodes and CRDs go in quickly
-    try:
+    # started with normal limits (nodes and CRDs go in quickly), then restarted with tiny ones
+    with fault_control_plane(nodes=1) as plane:
         plane.restart_apiserver([*THROTTLED, *audit_args(tmp_path / "audit")])
         yield plane
-    finally:
-        plane.stop()
 
 
 class Neighbours:
@@ -143,9 +140,17 @@ def test_throttled_api_server_plan_and_apply_complete(throttled_cp, postgres_ser
 def test_backoff_honours_retry_after_with_jitter_above_it():
     lows = [backoff(a, 1.0, rand=lambda lo, hi: lo) for a in range(1, 8)]
     highs = [backoff(a, 1.0, rand=lambda lo, hi: hi) for a in range(1, 8)]
-    assert all(x == 1.0 for x in lows)                   # never earlier than Retry-After
+    assert lows == [1.25, 1.5, 2.0, 3.0, 5.0, 5.0, 5.0]  # never earlier than Retry-After
     assert highs[0] == 1.5 and highs[-1] == 1.0 + 8.0    # jitter window grows, capped at 8 s
-    assert backoff(1, 3600.0, rand=lambda lo, hi: lo) == RETRY_AFTER_CAP   # a silly header is capped
+    assert backoff(1, 3600.0, rand=lambda lo, hi: lo) == RETRY_AFTER_CAP + 0.25   # header capped
+
+
+def test_the_retry_window_is_never_close_to_zero():
+    # however the jitter falls, the waits between ATTEMPTS attempts span at least 7.75 s: enough
+    # for a server restarting in a few seconds (test_faults_postgres), bounded at 15.5 s
+    shortest = sum(backoff(a, rand=lambda lo, hi: lo) for a in range(1, ATTEMPTS))
+    longest = sum(backoff(a, rand=lambda lo, hi: hi) for a in range(1, ATTEMPTS))
+    assert (shortest, longest) == (7.75, 15.5)
 
 
 def test_with_retries_is_bounded_in_attempts_and_time():
