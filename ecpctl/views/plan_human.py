@@ -64,6 +64,24 @@ def _whole(w: _Writer, indent: int, symbol: str, label: str, value: Any, path: t
         w.line(indent, symbol, prefix + scalar(value))
 
 
+def _mapping_delta(w: _Writer, indent: int, before: dict, after: dict, path: tuple,
+                   sensitive: tuple[str, ...]) -> int:
+    """Print the keys whose values differ; return how many were unchanged."""
+    unchanged = 0
+    for k in list(before) + [k for k in after if k not in before]:
+        b, a = before.get(k, _MISSING), after.get(k, _MISSING)
+        if b == a:
+            unchanged += 1
+            continue
+        _delta(w, indent, _key(k), b, a, path + (k,), sensitive)
+    return unchanged
+
+
+def _hidden(w: _Writer, indent: int, unchanged: int) -> None:
+    if unchanged:
+        w.line(indent, "", f"# ({unchanged} unchanged attribute{'s' if unchanged != 1 else ''} hidden)")
+
+
 def _delta(w: _Writer, indent: int, label: str, before: Any, after: Any, path: tuple,
            sensitive: tuple[str, ...]) -> None:
     """Print only what differs between before and after, nested."""
@@ -81,15 +99,7 @@ def _delta(w: _Writer, indent: int, label: str, before: Any, after: Any, path: t
         return
     if isinstance(before, dict) and isinstance(after, dict):
         w.line(indent, "~", prefix + "{")
-        unchanged = 0
-        for k in list(before) + [k for k in after if k not in before]:
-            b, a = before.get(k, _MISSING), after.get(k, _MISSING)
-            if b == a:
-                unchanged += 1
-                continue
-            _delta(w, indent + 4, _key(k), b, a, path + (k,), sensitive)
-        if unchanged:
-            w.line(indent + 6, "", f"# ({unchanged} unchanged attribute{'s' if unchanged != 1 else ''} hidden)")
+        _hidden(w, indent + 6, _mapping_delta(w, indent + 4, before, after, path, sensitive))
         w.line(indent + 2, "", "}")
         return
     if isinstance(before, list) and isinstance(after, list):
@@ -129,18 +139,10 @@ def render_change(c: ResourceChange) -> list[Text]:
         for k, v in (c.before or {}).items():
             _whole(w, 6, "-", _key(k), v, (k,), sens)
     else:
-        before, after = c.before or {}, c.after or {}
-        unchanged = 0
-        for k in list(before) + [k for k in after if k not in before]:
-            b, a = before.get(k, _MISSING), after.get(k, _MISSING)
-            if b == a:
-                unchanged += 1
-                continue
-            _delta(w, 6, _key(k), b, a, (k,), sens)
+        unchanged = _mapping_delta(w, 6, c.before or {}, c.after or {}, (), sens)
         if c.action is Action.REPLACE and c.requires_replace:
             w.line(8, "", "# forces replacement: " + ", ".join(c.requires_replace))
-        if unchanged:
-            w.line(8, "", f"# ({unchanged} unchanged attribute{'s' if unchanged != 1 else ''} hidden)")
+        _hidden(w, 8, unchanged)
     w.line(4, "", "}")
     return w.lines
 
