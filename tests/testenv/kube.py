@@ -381,13 +381,21 @@ class ControlPlane:
 
     def apply_crds(self, timeout: float = 60.0) -> None:
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS_FILE))
-        self.kubectl(
-            "wait",
-            "--for=condition=Established",
-            f"--timeout={int(timeout)}s",
-            *[f"crd/{n}" for n in CRD_NAMES],
-            timeout=timeout + 10,
-        )
+        # Polled here rather than with `kubectl wait`, which fails at once ("conditions accessor
+        # error") when it looks before the apiextensions controller has written any condition.
+        deadline = time.monotonic() + timeout
+        pending = set(CRD_NAMES)
+        while pending:
+            items = self.kubectl_json("get", "crd", *sorted(pending)).get("items", [])
+            for crd in items:
+                conditions = (crd.get("status") or {}).get("conditions") or []
+                if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                    pending.discard(crd["metadata"]["name"])
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise ControlPlaneError(f"CRDs not Established after {timeout:.0f}s: {', '.join(sorted(pending))}")
+            time.sleep(0.2)
 
     def _wait(self, component: str, ready, deadline: float, what: str | None = None) -> None:
         what = what or f"{component} to become healthy"
