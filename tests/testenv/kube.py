@@ -386,7 +386,8 @@ class ControlPlane:
         deadline = time.monotonic() + timeout
         pending = set(CRD_NAMES)
         while pending:
-            items = self.kubectl_json("get", "crd", *sorted(pending)).get("items", [])
+            got = self.kubectl_json("get", "crd", *sorted(pending))
+            items = got.get("items", []) if got.get("kind") == "List" else [got]  # one name: the object
             for crd in items:
                 conditions = (crd.get("status") or {}).get("conditions") or []
                 if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
