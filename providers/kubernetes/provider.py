@@ -193,10 +193,9 @@ class KubernetesProvider(Provider):
             return False
         name, ns = _meta(d.attributes)
         with self._lock:
-            if (ns, name) in self._hpa_desired:
-                return True
-            if (ns, name) in self._hpa_leaving:
-                return False
+            decided = self._hpa_by_spec(ns, name)
+            if decided is not None:
+                return decided
             live = self._hpa_live
         if live is None:
             info = self._info(HPA)
@@ -339,11 +338,18 @@ class KubernetesProvider(Provider):
         """hpa_managed() from what read() already knows, without a LIST of its own."""
         name, ns = _meta(d.attributes)
         with self._lock:
-            if (ns, name) in self._hpa_desired:
-                return True
-            if (ns, name) in self._hpa_leaving:
-                return False
+            decided = self._hpa_by_spec(ns, name)
+            if decided is not None:
+                return decided
             return self._hpa_live is not None and (ns, name) in self._hpa_live
+
+    def _hpa_by_spec(self, ns: str | None, name: str) -> bool | None:
+        """What the desired HPAs decide for a Deployment (caller holds the lock); None: ask live."""
+        if (ns, name) in self._hpa_desired:
+            return True
+        if (ns, name) in self._hpa_leaving:
+            return False
+        return None
 
     # --- plan ------------------------------------------------------------------------------------
 
