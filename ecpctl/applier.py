@@ -11,12 +11,14 @@ from typing import Callable, Protocol
 
 import networkx as nx
 
-from ecpctl.diagnostics import Diagnostic, ProviderError
+from ecpctl.kernel import Diagnostic, ProviderError
 from ecpctl.graph import check_acyclic
 from ecpctl.plan import Action, Plan, ResourceChange
-from ecpctl.retry import Unreachable, with_retries
+from ecpctl.kernel import Unreachable
+from ecpctl.kernel.retry import with_retries
 from ecpctl.walk import walk
-from providers.protocol import ApplyRequest, DeleteRequest, ResourceState
+from ecpctl.kernel import ResourceState
+from providers.protocol import ApplyRequest, DeleteRequest
 from providers.registry import ProviderSet
 
 

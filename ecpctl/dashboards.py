@@ -11,10 +11,10 @@ import hashlib
 from decimal import Decimal
 from typing import Any
 
+from ecpctl.kernel.ownership import DASHBOARD_TAG as TAG
 from ecpctl.slo import RATIO, SLO_PERIOD, WINDOWS, error_budget
 
 UID_MAX = 40          # Grafana's limit on a uid
-TAG = "ecp-ai"        # every ecpctl dashboard carries it: the provider's bulk search uses it
 
 
 def _uid(text: str) -> str:

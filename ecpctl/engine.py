@@ -17,9 +17,9 @@ from ecpctl.expand import ExpandContext, SecretSource, expand_config
 from ecpctl.graph import build_graph
 from ecpctl.plan import Plan
 from ecpctl.planner import PlanOptions, PriorState, make_plan
-from ecpctl.resources import Resource
+from ecpctl.kernel import Resource
 from ecpctl.sizing import TenantSizing, size_tenant
-from providers.protocol import ResourceState
+from ecpctl.kernel import ResourceState
 from providers.registry import PROVIDER_NAMES, ProviderSet
 
 

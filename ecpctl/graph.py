@@ -6,7 +6,7 @@ from typing import Iterable, Mapping
 
 import networkx as nx
 
-from ecpctl.diagnostics import GraphError
+from ecpctl.kernel import GraphError
 
 
 def build_graph(nodes: Mapping[str, Iterable[str]], *, ignore_missing: bool = False) -> nx.DiGraph:

@@ -6,9 +6,9 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ecpctl.diagnostics import Diagnostic
-from ecpctl.resources import Resource
-from providers.protocol import ResourceState
+from ecpctl.kernel import Diagnostic
+from ecpctl.kernel import Resource
+from ecpctl.kernel import ResourceState
 
 PLAN_FORMAT_VERSION = "1.0"
 

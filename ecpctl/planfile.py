@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ecpctl import __version__
-from ecpctl.diagnostics import StateError
+from ecpctl.kernel import StateError
 from ecpctl.plan import Action, Plan, ResourceChange
-from ecpctl.resources import Resource
-from providers.protocol import ResourceState
+from ecpctl.kernel import Resource
+from ecpctl.kernel import ResourceState
 
 PLANFILE_KIND = "ecpctl-saved-plan"
 PLANFILE_VERSION = 1

@@ -10,12 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
-from ecpctl.diagnostics import Diagnostic, ProviderError
+from ecpctl.kernel import Diagnostic, ProviderError
 from ecpctl.graph import build_graph, downstream, upstream
-from ecpctl.paths import changed_paths
+from ecpctl.kernel.paths import changed_paths
 from ecpctl.plan import Action, Plan, ResourceChange
-from ecpctl.resources import Resource, matches
-from ecpctl.retry import with_retries
+from ecpctl.kernel import Resource, matches
+from ecpctl.kernel.retry import with_retries
 from providers.protocol import (LiveObject, PlanRequest, ReadRequest, ResourceState,
                                 ValidateRequest)
 from providers.registry import ProviderSet, provider_class

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecpctl.quantity import format_cpu, format_memory
+from ecpctl.kernel.quantity import format_cpu, format_memory
 from state import TenantRecord
 
 

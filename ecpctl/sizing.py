@@ -12,8 +12,8 @@ from typing import Any
 
 from ecpctl.catalog import Preset, ServiceCatalog, default_catalog
 from ecpctl.config.models import PriceTable, Tenant, did_you_mean
-from ecpctl.diagnostics import ConfigError
-from ecpctl.quantity import format_cpu, format_memory
+from ecpctl.kernel import ConfigError
+from ecpctl.kernel.quantity import format_cpu, format_memory
 
 HA_AVAILABILITY = Decimal("99.9")   # at or above: at least HA_MIN_REPLICAS of every service
 HA_MIN_REPLICAS = 2

@@ -18,42 +18,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
-from ecpctl.diagnostics import Diagnostic
-from ecpctl.resources import Resource
-
-
-@dataclass(frozen=True)
-class ResourceState:
-    """What the state store recorded about one resource after its last successful apply."""
-
-    address: str
-    provider: str
-    type: str
-    name: str
-    tenant: str
-    attributes: Mapping[str, Any]
-    observed: Mapping[str, Any]
-    sensitive: tuple[str, ...] = ()
-    depends_on: tuple[str, ...] = ()
-    private: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "address": self.address, "provider": self.provider, "type": self.type,
-            "name": self.name, "tenant": self.tenant,
-            "attributes": dict(self.attributes), "observed": dict(self.observed),
-            "sensitive": list(self.sensitive), "depends_on": list(self.depends_on),
-            "private": dict(self.private),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "ResourceState":
-        return cls(
-            address=d["address"], provider=d["provider"], type=d["type"], name=d["name"],
-            tenant=d["tenant"], attributes=d.get("attributes") or {},
-            observed=d.get("observed") or {}, sensitive=tuple(d.get("sensitive") or ()),
-            depends_on=tuple(d.get("depends_on") or ()), private=d.get("private") or {},
-        )
+from ecpctl.kernel import Diagnostic, Resource, ResourceState
 
 
 @dataclass(frozen=True)
@@ -176,7 +141,7 @@ class ImportResponse:
 
 
 class Provider(abc.ABC):
-    """Base class of every provider. Errors raised by methods must be `ecpctl.diagnostics.ProviderError`.
+    """Base class of every provider. Errors raised by methods must be `ecpctl.kernel.diagnostics.ProviderError`.
 
     Implementations must be safe to call from several threads at once (apply is parallel).
     """
@@ -214,7 +179,7 @@ class Provider(abc.ABC):
     def delete(self, req: DeleteRequest) -> DeleteResponse: ...
 
     def import_resource(self, req: ImportRequest) -> ImportResponse:
-        from ecpctl.diagnostics import ProviderError
+        from ecpctl.kernel import ProviderError
         raise ProviderError(f"provider {self.name} cannot import {req.type}", address=req.address)
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ import os
 import threading
 from typing import Any, Mapping
 
-from ecpctl.diagnostics import Diagnostic, ProviderError, ProviderNotConfigured, has_errors
+from ecpctl.kernel import Diagnostic, ProviderError, ProviderNotConfigured, has_errors
 from providers.protocol import ConfigureRequest, Provider
 
 PROVIDER_NAMES = ("kubernetes", "postgres", "grafana", "alertmanager")

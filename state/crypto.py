@@ -25,8 +25,8 @@ from typing import Any, Callable, Iterable, Mapping
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ecpctl.diagnostics import StateError
-from providers.protocol import ResourceState
+from ecpctl.kernel import StateError
+from ecpctl.kernel import ResourceState
 from state.keys import KEY_ENV, KEY_FILE_ENV, StateKey
 
 ENC = "$enc"
@@ -92,7 +92,7 @@ class Sealer:
 
     # --- any JSON tree ---------------------------------------------------------------------
 
-    # Paths are matched as the engine writes them (ecpctl.paths.dotted): `a.b`, `a[0].b`.
+    # Paths are matched as the engine writes them (ecpctl.kernel.paths.dotted): `a.b`, `a[0].b`.
     def seal_tree(self, value: Any, paths: Iterable[str], workspace: str, address: str,
                   where: str) -> Any:
         if self._aes is None:

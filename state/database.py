@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from ecpctl.diagnostics import StateError
+from ecpctl.kernel import StateError
 from state import models, urls
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000

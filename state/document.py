@@ -16,8 +16,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from ecpctl.diagnostics import StateError
-from providers.protocol import ResourceState
+from ecpctl.kernel import StateError
+from ecpctl.kernel import ResourceState
 from state.records import TenantRecord
 
 FORMAT_VERSION = 1

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from ecpctl.diagnostics import StateError
+from ecpctl.kernel import StateError
 
 KEY_ENV = "ECPCTL_STATE_KEY"
 KEY_FILE_ENV = "ECPCTL_STATE_KEY_FILE"

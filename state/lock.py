@@ -21,7 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, select, text
 
-from ecpctl.diagnostics import LockError, StateError
+from ecpctl.kernel import LockError, StateError
 from state import models
 from state.database import Database, signed64
 from state.records import LockInfo, utcnow

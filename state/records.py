@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from providers.protocol import ResourceState
+from ecpctl.kernel import ResourceState
 
 TENANT_STATUSES = ("pending", "applying", "running", "failed", "destroying")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Mapping
 
-from ecpctl.diagnostics import StateError
-from providers.protocol import ResourceState
+from ecpctl.kernel import StateError
+from ecpctl.kernel import ResourceState
 from state.bulk import gc_paused
 from state.document import canonical, checksum
 from state.records import TENANT_STATUSES, TenantRecord

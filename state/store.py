@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
-from ecpctl.diagnostics import StateError
-from providers.protocol import ResourceState
+from ecpctl.kernel import StateError
+from ecpctl.kernel import ResourceState
 from state import crypto, document, keys, models, rows
 from state.bulk import gc_paused
 from state.crypto import Sealer

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from ecpctl.diagnostics import StateError
+from ecpctl.kernel import StateError
 
 URL_SETTINGS = "--state-url, ECPCTL_STATE_URL or the Project's spec.state.url"
 

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from ruamel.yaml import YAML
 
-from ecpctl.quantity import parse_cpu, parse_memory
+from ecpctl.kernel.quantity import parse_cpu, parse_memory
 
 CATALOG_FILE = "services.yaml"
 

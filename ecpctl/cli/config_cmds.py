@@ -11,7 +11,7 @@ from rich import box
 from rich.table import Table
 
 from ecpctl.cli.output import console, print_diagnostics
-from ecpctl.quantity import format_cpu, format_memory
+from ecpctl.kernel.quantity import format_cpu, format_memory
 
 FORMAT_VERSION = 1
 
@@ -153,7 +153,7 @@ def _tenant_table(lt, s) -> Table:
               help="Directory to write tenant.schema.json and project.schema.json into.")
 def schema_cmd(out_dir: Path) -> None:
     """Write the JSON Schema of the spec files (for editors and CI) into --out."""
-    from ecpctl.diagnostics import EcpctlError
+    from ecpctl.kernel import EcpctlError
     from ecpctl.schema_gen import write_schemas
 
     try:

@@ -10,7 +10,7 @@ import click
 from ecpctl.cli.context import CliContext
 from ecpctl.cli.options import provider_options
 from ecpctl.cli.output import console
-from ecpctl.diagnostics import EcpctlError
+from ecpctl.kernel import EcpctlError
 
 STATUS_FORMAT_VERSION = 1
 

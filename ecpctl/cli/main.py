@@ -9,7 +9,7 @@ import click
 
 from ecpctl import __version__
 from ecpctl.cli.context import CliContext
-from ecpctl.diagnostics import EcpctlError
+from ecpctl.kernel import EcpctlError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 

@@ -7,7 +7,7 @@ import sys
 
 from rich.console import Console
 
-from ecpctl.diagnostics import Diagnostic, EcpctlError, Severity
+from ecpctl.kernel import Diagnostic, EcpctlError, Severity
 
 
 def use_colour(stream=None) -> bool:

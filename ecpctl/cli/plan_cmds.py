@@ -14,7 +14,7 @@ import click
 from ecpctl.cli.context import CliContext
 from ecpctl.cli.options import apply_options, plan_options, provider_options
 from ecpctl.cli.output import console, print_diagnostics
-from ecpctl.diagnostics import EcpctlError, Severity, StateError
+from ecpctl.kernel import EcpctlError, Severity, StateError
 from ecpctl.engine import (desired_state, plan_desired, provider_settings, run_apply,
                            tenant_gone, tenants_touched)
 from ecpctl.graph import to_dot, to_mermaid
@@ -24,7 +24,7 @@ from ecpctl.planfile import (KEY_FILE, check_fresh, is_plan_file, open_plan_docu
                              seal_plan_document, write_plan)
 from ecpctl.planner import PlanOptions, PriorState
 from ecpctl.registry import tenant_record
-from ecpctl.resources import Address
+from ecpctl.kernel import Address
 from ecpctl.views.apply_human import ProgressView, render_outcome
 from ecpctl.views.plan_human import render_plan
 from ecpctl.views.plan_json import render_plan_json

@@ -11,9 +11,9 @@ from rich.table import Table
 
 from ecpctl.cli.context import CliContext
 from ecpctl.cli.output import console
-from ecpctl.diagnostics import StateError
-from ecpctl.paths import redact
-from ecpctl.resources import Address, matches
+from ecpctl.kernel import StateError
+from ecpctl.kernel.paths import redact
+from ecpctl.kernel import Address, matches
 
 
 def _dump(data) -> None:

@@ -11,7 +11,7 @@ from ecpctl.config.documents import RawDocument
 from ecpctl.config.models import Project, Tenant
 from ecpctl.config.positions import format_path
 from ecpctl.config.types import DEFAULT_NAMESPACE_PREFIX, NAMESPACE_MAX
-from ecpctl.diagnostics import Diagnostic
+from ecpctl.kernel import Diagnostic
 
 
 @dataclass(frozen=True)

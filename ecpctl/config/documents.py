@@ -16,7 +16,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, SequenceNode
 
 from ecpctl.config.positions import PositionIndex, format_path
-from ecpctl.diagnostics import Diagnostic
+from ecpctl.kernel import Diagnostic
 
 SUFFIXES = (".yaml", ".yml")
 

@@ -21,7 +21,7 @@ from ecpctl.config.documents import RawDocument, find_files, read_documents
 from ecpctl.config.errors import Anchor, problems_from
 from ecpctl.config.models import API_VERSION, KINDS, Project, Tenant, default_project, did_you_mean
 from ecpctl.config.positions import PositionIndex, format_path, parse_path
-from ecpctl.diagnostics import ConfigError, Diagnostic, Severity, has_errors
+from ecpctl.kernel import ConfigError, Diagnostic, Severity, has_errors
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from ecpctl.config import durations
+from ecpctl.kernel import durations
 
 ECP_ERROR = "ecp"
 NAMESPACE_MAX = 63

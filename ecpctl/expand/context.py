@@ -6,10 +6,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from ecpctl.resources import Resource, get_path, make_address
-
-MANAGED_BY = {"app.kubernetes.io/managed-by": "ecpctl"}
-TENANT_LABEL = "ecp.ai/tenant"
+from ecpctl.kernel import Resource, get_path, make_address
+from ecpctl.kernel.ownership import MANAGED_BY, TENANT_LABEL
 
 
 def generate_password() -> str:

@@ -6,7 +6,7 @@ import base64
 from typing import Any
 
 from ecpctl.expand.context import MANAGED_BY, TENANT_LABEL, Builder, ExpandContext
-from ecpctl.quantity import format_cpu, format_memory
+from ecpctl.kernel.quantity import format_cpu, format_memory
 
 GPU = "nvidia.com/gpu"
 PROVIDER = "kubernetes"

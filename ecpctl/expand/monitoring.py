@@ -9,7 +9,7 @@ import os
 from typing import Any
 
 from ecpctl.dashboards import folder_uid, overview_dashboard, slo_dashboard
-from ecpctl.diagnostics import ConfigError, Diagnostic, Severity
+from ecpctl.kernel import ConfigError, Diagnostic, Severity
 from ecpctl.expand.context import TENANT_LABEL, Builder, ExpandContext
 from ecpctl.expand.kubernetes import PROVIDER, add_object, b64, ktype, labels, meta
 from ecpctl.promql import PromQLError, scope_expression

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ecpctl.diagnostics import ConfigError
+from ecpctl.kernel import ConfigError
 from ecpctl.expand.context import Builder, ExpandContext
 from ecpctl.expand.kubernetes import expand_kubernetes
 from ecpctl.expand.monitoring import expand_monitoring
 from ecpctl.expand.postgres import expand_postgres
-from ecpctl.resources import Resource
+from ecpctl.kernel import Resource
 
 
 def expand_tenant(lt, sizing, ctx: ExpandContext) -> list[Resource]:

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 from rich.console import Console
 from rich.text import Text
 
-from ecpctl.paths import REDACTED, is_sensitive
+from ecpctl.kernel.paths import REDACTED, is_sensitive
 from ecpctl.plan import Action, Plan, ResourceChange
 from ecpctl.views.values import is_container, scalar
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ecpctl import __version__
-from ecpctl.paths import redact
+from ecpctl.kernel.paths import redact
 from ecpctl.plan import PLAN_FORMAT_VERSION, Plan, ResourceChange
 
 

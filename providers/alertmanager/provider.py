@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
-from ecpctl.diagnostics import Diagnostic, ProviderError, ProviderNotConfigured
+from ecpctl.kernel import Diagnostic, ProviderError, ProviderNotConfigured
 from providers.alertmanager import config as amc
 from providers.alertmanager.server import AlertmanagerAPI, check_config, find_amtool
 from providers.protocol import (ApplyRequest, ApplyResponse, ConfigureRequest, ConfigureResponse,

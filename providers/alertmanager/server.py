@@ -13,7 +13,7 @@ import httpx
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from ecpctl.diagnostics import ProviderError
+from ecpctl.kernel import ProviderError
 
 CHECK_TIMEOUT = 60.0
 

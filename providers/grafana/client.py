@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from ecpctl.diagnostics import ProviderError
+from ecpctl.kernel import ProviderError
 
 TIMEOUT = 30.0
 

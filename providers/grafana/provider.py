@@ -17,8 +17,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Mapping
 
-from ecpctl.dashboards import TAG
-from ecpctl.diagnostics import Diagnostic, ProviderError, ProviderNotConfigured
+from ecpctl.kernel.ownership import DASHBOARD_TAG as TAG
+from ecpctl.kernel import Diagnostic, ProviderError, ProviderNotConfigured
 from providers.grafana.client import Conflict, GrafanaClient, NotFound
 from providers.protocol import (ApplyRequest, ApplyResponse, ConfigureRequest, ConfigureResponse,
                                 DeleteRequest, DeleteResponse, ImportRequest, ImportResponse,

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from ecpctl.diagnostics import Diagnostic
-from ecpctl.quantity import format_cpu, parse_cpu, parse_memory_bytes
-from ecpctl.resources import Resource
+from ecpctl.kernel import Diagnostic
+from ecpctl.kernel.quantity import format_cpu, parse_cpu, parse_memory_bytes
+from ecpctl.kernel import Resource
 
 GPU = "nvidia.com/gpu"
 ORDER = (GPU, "cpu", "memory")

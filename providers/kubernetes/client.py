@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ecpctl.diagnostics import ProviderError
-from ecpctl.retry import Unreachable, backoff
+from ecpctl.kernel import ProviderError
+from ecpctl.kernel import Unreachable
+from ecpctl.kernel.retry import backoff
 
 APPLY_PATCH = "application/apply-patch+yaml"
 DEFAULT_TIMEOUT = (10.0, 60.0)      # connect, read (seconds)

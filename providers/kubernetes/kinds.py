@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=ecpctl"
+from ecpctl.kernel.ownership import MANAGED_BY_SELECTOR  # noqa: F401  (read.py takes it from here)
 
 
 @dataclass(frozen=True)

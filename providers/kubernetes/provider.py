@@ -17,9 +17,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Iterable, Mapping
 
-from ecpctl import retry
-from ecpctl.diagnostics import Diagnostic, ProviderError
-from ecpctl.resources import Resource, get_path
+from ecpctl.kernel import retry
+from ecpctl.kernel import Diagnostic, ProviderError
+from ecpctl.kernel import Resource, get_path
 from providers.kubernetes import capacity, kinds, owned, ready, ssa
 from providers.kubernetes.client import (KubeClient, KubeError, NotConfigured, resolve_connection,
                                          to_provider_error)

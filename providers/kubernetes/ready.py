@@ -6,7 +6,7 @@ import re
 import time
 from typing import Any, Callable, Mapping
 
-from ecpctl.diagnostics import ProviderError
+from ecpctl.kernel import ProviderError
 from providers.kubernetes.client import KubeClient, KubeError
 from providers.kubernetes.kinds import KindInfo, builtin
 from providers.kubernetes.read import list_objects

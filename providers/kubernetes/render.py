@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from ecpctl.resources import Resource
+from ecpctl.kernel import Resource
 from providers.kubernetes.kinds import SECRET_TYPE, SECRET_VALUE_FIELDS, rank, split_type
 
 HEADER = "# Rendered by `ecpctl render` from the tenant specs; edit the specs, not this file.\n"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping
 
-from ecpctl.resources import Resource
+from ecpctl.kernel import Resource
 from providers.kubernetes.client import KubeClient
 from providers.kubernetes.kinds import builtin
 from providers.kubernetes.read import index, list_objects

@@ -18,7 +18,7 @@ import psycopg
 from psycopg import conninfo as pg_conninfo
 from psycopg import errors as pg_errors
 
-from ecpctl.diagnostics import ProviderError, ProviderNotConfigured
+from ecpctl.kernel import ProviderError, ProviderNotConfigured
 
 T = TypeVar("T")
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import psycopg
 
-from ecpctl.diagnostics import Diagnostic
+from ecpctl.kernel import Diagnostic
 from providers.postgres import catalog
 from providers.postgres.connection import DatabaseMissing, Pool, translate
 from providers.postgres.privileges import DEFAULT_TYPES

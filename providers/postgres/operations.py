@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Mapping
 import psycopg
 from psycopg import sql
 
-from ecpctl.diagnostics import ProviderError
+from ecpctl.kernel import ProviderError
 from providers.postgres import catalog, ddl
 from providers.postgres import privileges as privs
 from providers.postgres.connection import DatabaseMissing, Pool, translate

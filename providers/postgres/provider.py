@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Iterator, Mapping
 
 import psycopg
 
-from ecpctl.diagnostics import Diagnostic, ProviderError, ProviderNotConfigured
+from ecpctl.kernel import Diagnostic, ProviderError, ProviderNotConfigured
 from providers.postgres import catalog, names, objects
 from providers.postgres import privileges as privs
 from providers.postgres.connection import Pool, Scrubber, Settings, load_dsn, parse_dsn, translate

@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from ecpctl.diagnostics import ProviderError
+from ecpctl.kernel import ProviderError
 from providers.protocol import (ApplyRequest, ApplyResponse, DeleteRequest, DeleteResponse,
                                 ImportRequest, ImportResponse, LiveObject, Provider, ReadRequest,
                                 ReadResponse, ResourceState)

@@ -14,8 +14,8 @@ from ecpctl.expand.context import Builder, ExpandContext, SecretSource
 from ecpctl.expand.postgres import expand_postgres
 from ecpctl.plan import Plan
 from ecpctl.planner import PlanOptions, PriorState, make_plan
-from ecpctl.resources import Resource
-from providers.protocol import ResourceState
+from ecpctl.kernel import Resource
+from ecpctl.kernel import ResourceState
 from providers.registry import ProviderSet
 
 DSN_ENV = "ECPCTL_POSTGRES_DSN"

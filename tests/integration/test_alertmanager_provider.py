@@ -10,12 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ecpctl.diagnostics import ProviderError
+from ecpctl.kernel import ProviderError
 from providers.alertmanager import AlertmanagerProvider
 from providers.alertmanager.provider import BACKUP_SUFFIX
 from providers.protocol import (ApplyRequest, ConfigureRequest, DeleteRequest, ReadRequest,
                                 ResourceState)
-from ecpctl.resources import Resource
+from ecpctl.kernel import Resource
 from tests.integration.monitoring_support import resources, write_specs
 
 pytestmark = pytest.mark.integration

@@ -17,8 +17,8 @@ from typing import Iterator
 
 import pytest
 
-from ecpctl.diagnostics import ProviderError
-from ecpctl.retry import ATTEMPTS, RETRY_AFTER_CAP, backoff, with_retries
+from ecpctl.kernel import ProviderError
+from ecpctl.kernel.retry import ATTEMPTS, RETRY_AFTER_CAP, backoff, with_retries
 from tests.integration.faults_support import (audit_args, audit_events,  # noqa: F401
                                               fault_control_plane, fleet_factory,
                                               operator_kubeconfig)

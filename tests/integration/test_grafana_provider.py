@@ -7,8 +7,8 @@ import copy
 
 import pytest
 
-from ecpctl.diagnostics import ProviderError
-from ecpctl.paths import changed_paths
+from ecpctl.kernel import ProviderError
+from ecpctl.kernel.paths import changed_paths
 from providers.grafana import GrafanaProvider
 from providers.protocol import (ApplyRequest, ConfigureRequest, DeleteRequest, ImportRequest,
                                 PlanRequest, ReadRequest, ValidateRequest)

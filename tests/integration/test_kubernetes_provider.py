@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ecpctl.diagnostics import ProviderError
-from ecpctl.resources import Resource, make_address
+from ecpctl.kernel import ProviderError
+from ecpctl.kernel import Resource, make_address
 from providers.kubernetes import KubernetesProvider
 from providers.protocol import (ApplyRequest, ConfigureRequest, DeleteRequest, ReadRequest,
                                 ValidateRequest)

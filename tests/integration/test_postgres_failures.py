@@ -13,8 +13,8 @@ import pytest
 from psycopg import sql
 from rich.console import Console
 
-from ecpctl.diagnostics import ProviderError, ProviderNotConfigured
-from ecpctl.resources import Resource
+from ecpctl.kernel import ProviderError, ProviderNotConfigured
+from ecpctl.kernel import Resource
 from ecpctl.views.plan_human import render_plan
 from ecpctl.views.plan_json import render_plan_json
 from providers.postgres import PostgresProvider

@@ -7,8 +7,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ecpctl.diagnostics import ProviderError
-from ecpctl.resources import Resource, make_address
+from ecpctl.kernel import ProviderError
+from ecpctl.kernel import Resource, make_address
 from providers.protocol import ApplyRequest, ReadRequest, ValidateRequest
 from tests.integration.postgres_support import (DSN_ENV, MemoryStore, apply, plan, providers,
                                                 new_tenant_id)

@@ -10,7 +10,7 @@ import pytest
 from psycopg import sql
 
 from ecpctl.plan import Action
-from ecpctl.resources import Resource, make_address
+from ecpctl.kernel import Resource, make_address
 from providers.protocol import ApplyRequest, DeleteRequest, ReadRequest
 from tests.integration.postgres_support import DSN_ENV, World, apply, changes, new_tenant_id, plan
 
@@ -402,7 +402,7 @@ def test_import_adopts_a_role_and_the_next_apply_sets_its_password(world, postgr
 
 
 def test_an_unavailable_extension_is_a_permanent_one_line_error(world):
-    from ecpctl.diagnostics import ProviderError
+    from ecpctl.kernel import ProviderError
     tid = new_tenant_id()
     w = world(tid, extensions=[])
     w.apply()

@@ -12,7 +12,7 @@ import time
 import pytest
 from psycopg import sql
 
-from ecpctl.diagnostics import LockError, StateError
+from ecpctl.kernel import LockError, StateError
 from state import StateStore
 from state.lock import advisory_key
 from tests.unit.test_state_history import *  # noqa: F401,F403

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 from ecpctl.cli.main import cli
 from ecpctl.config import load_config
-from ecpctl.config.durations import DurationError, format_duration, normalize_duration, parse_duration
+from ecpctl.kernel.durations import DurationError, format_duration, normalize_duration, parse_duration
 from ecpctl.config.models import AlertRule, Project, Tenant, default_project
 from ecpctl.config.positions import format_path, parse_path
-from ecpctl.diagnostics import ConfigError
+from ecpctl.kernel import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

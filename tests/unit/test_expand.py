@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from ecpctl.engine import desired_state
-from ecpctl.resources import Address
+from ecpctl.kernel import Address
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
@@ -81,7 +81,7 @@ def test_generated_password_is_kept_from_state():
 
 
 def _as_state(r):
-    from providers.protocol import ResourceState
+    from ecpctl.kernel import ResourceState
     return ResourceState(address=r.address, provider=r.provider, type=r.type, name=r.name,
                          tenant=r.tenant, attributes=r.attributes, observed=r.attributes,
                          sensitive=r.sensitive, depends_on=r.depends_on)

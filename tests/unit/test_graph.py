@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ecpctl.diagnostics import GraphError
+from ecpctl.kernel import GraphError
 from ecpctl.graph import build_graph, ordered, to_dot, to_mermaid
 from ecpctl.walk import walk
 

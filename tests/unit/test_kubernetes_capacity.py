@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ecpctl.diagnostics import Severity
-from ecpctl.resources import Resource, make_address
+from ecpctl.kernel import Severity
+from ecpctl.kernel import Resource, make_address
 from providers.kubernetes.capacity import allocatable, check, pod_requests, tenant_needs
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ecpctl.resources import Resource, make_address
+from ecpctl.kernel import Resource, make_address
 from providers.kubernetes import KubernetesProvider
 from providers.kubernetes.provider import desired_view
 from providers.kubernetes.ssa import HANDOVER_MANAGER, Conflict
-from providers.protocol import ResourceState
+from ecpctl.kernel import ResourceState
 
 
 def deployment(replicas=2) -> Resource:

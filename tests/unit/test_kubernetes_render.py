@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ecpctl.resources import Resource, make_address
+from ecpctl.kernel import Resource, make_address
 from providers.kubernetes import KubernetesProvider
 from providers.kubernetes.kinds import builtin, crd_name, guess_plural, split_type
 from providers.kubernetes.render import HEADER, SECRET_ANNOTATION, render_manifests, write_tree

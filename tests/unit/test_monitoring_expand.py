@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ecpctl.diagnostics import ConfigError
+from ecpctl.kernel import ConfigError
 from ecpctl.engine import desired_state
 from ecpctl.promql import parse
 

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ecpctl.diagnostics import ProviderNotConfigured
+from ecpctl.kernel import ProviderNotConfigured
 from providers.postgres import PostgresProvider, ddl, names, objects
 from providers.postgres import privileges as privs
 from providers.postgres.connection import (Scrubber, Settings, is_retryable, load_dsn, parse_dsn,
@@ -15,7 +15,7 @@ from providers.postgres.connection import (Scrubber, Settings, is_retryable, loa
 from providers.postgres.operations import advisory_key
 from providers.postgres.provider import resource_problems
 from providers.protocol import ConfigureRequest, ValidateRequest
-from ecpctl.resources import Resource
+from ecpctl.kernel import Resource
 
 
 def text(stmt: sql.Composable) -> str:

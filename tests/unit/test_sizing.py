@@ -13,7 +13,7 @@ from ecpctl.catalog import ServiceCatalog, default_catalog
 from ecpctl.cli.main import cli
 from ecpctl.config import load_config
 from ecpctl.config.models import PriceTable, Tenant
-from ecpctl.quantity import format_cpu, format_memory, parse_cpu, parse_memory, parse_memory_bytes
+from ecpctl.kernel.quantity import format_cpu, format_memory, parse_cpu, parse_memory, parse_memory_bytes
 from ecpctl.sizing import SizingError, preset_problem, replicas_for, size_tenant
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -10,8 +10,8 @@ import os
 import pytest
 from sqlalchemy import create_engine, text
 
-from ecpctl.diagnostics import StateError
-from providers.protocol import ResourceState
+from ecpctl.kernel import StateError
+from ecpctl.kernel import ResourceState
 from state import StateStore
 from state.crypto import ENC, SCHEME, KeyMissing, Sealer, WrongKey
 from state.keys import (KEY_ENV, KEY_FILE_ENV, StateKey, generate_key, key_from_env, key_id,

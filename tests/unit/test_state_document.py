@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ecpctl.diagnostics import StateError
+from ecpctl.kernel import StateError
 from state import TenantRecord
 from state.document import body_text, canonical, checksum, parse, resource_text, to_document
 from tests.unit.test_state_store import make_rs, make_tenant

@@ -10,7 +10,7 @@ import copy
 import pytest
 from sqlalchemy import text
 
-from ecpctl.diagnostics import StateError
+from ecpctl.kernel import StateError
 from state import VersionInfo
 from tests.unit.test_state_store import (make_rs, make_tenant, open_store, raw_engine,  # noqa: F401
                                          state_url, store)

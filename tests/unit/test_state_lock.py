@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ecpctl.diagnostics import LockError, StateError
+from ecpctl.kernel import LockError, StateError
 from state import LockInfo
 from state.lock import this_host, this_user
 from tests.unit.test_state_store import (make_rs, make_tenant, open_store, state_url,  # noqa: F401
@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 HOLDER = r"""
 import sys
 from pathlib import Path
-from ecpctl.diagnostics import LockError
+from ecpctl.kernel import LockError
 from state import StateStore
 url, ws, timeout, data_dir = sys.argv[1], sys.argv[2], float(sys.argv[3]), Path(sys.argv[4])
 store = StateStore.open(url, data_dir=data_dir)

@@ -8,7 +8,7 @@ import stat
 import pytest
 from sqlalchemy import create_engine, text
 
-from ecpctl.diagnostics import StateError
+from ecpctl.kernel import StateError
 from state import StateStore
 from state.urls import mask
 from tests.unit.test_state_store import make_rs

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, event
 
-from ecpctl.diagnostics import StateError
-from providers.protocol import ResourceState
+from ecpctl.kernel import StateError
+from ecpctl.kernel import ResourceState
 from state import StateSnapshot, StateStore, TenantRecord
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from rich.console import Console
 
 from ecpctl.plan import Action, Plan, ResourceChange
-from ecpctl.resources import Resource
+from ecpctl.kernel import Resource
 from ecpctl.views.plan_human import render_plan
 from ecpctl.views.plan_json import plan_document
-from providers.protocol import ResourceState
+from ecpctl.kernel import ResourceState
 
 EXPECTED = Path(__file__).parent / "expected"
 

@@ -1,13 +1,13 @@
-"""Resources: the plain-data unit every engine stage passes along.
+"""Resource identity: the address every stage, the state store and the plan file name an object by.
 
-A Resource is one object in one provider, with a stable readable address.
+`tenant.<id>.<provider>.<type>.<name>`, e.g. `tenant.acme.kubernetes.apps/v1.Deployment.callbot`.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Iterable
 
 ADDRESS_PREFIX = "tenant"
 
@@ -36,25 +36,6 @@ class Address:
         return make_address(self.tenant, self.provider, self.type, self.name)
 
 
-@dataclass(frozen=True)
-class Resource:
-    """A desired object. `attributes` is JSON-able data and is never mutated after expansion.
-
-    `sensitive` lists dotted attribute paths whose values must never be shown.
-    `depends_on` lists addresses that must be applied before this one.
-    """
-
-    address: str
-    provider: str
-    type: str
-    name: str
-    tenant: str
-    attributes: Mapping[str, Any]
-    sensitive: tuple[str, ...] = ()
-    depends_on: tuple[str, ...] = ()
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-
 def matches(address: str, tenant: str, patterns: Iterable[str]) -> bool:
     """True when an address matches any glob, or any bare tenant id, in `patterns`."""
     for pat in patterns:
@@ -63,16 +44,3 @@ def matches(address: str, tenant: str, patterns: Iterable[str]) -> bool:
         if address.startswith(pat + "."):
             return True
     return False
-
-
-def get_path(data: Any, path: str) -> Any:
-    """Value at a dotted path (`data.password`), or None when absent."""
-    cur = data
-    for part in path.split("."):
-        if isinstance(cur, Mapping) and part in cur:
-            cur = cur[part]
-        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
-            cur = cur[int(part)]
-        else:
-            return None
-    return cur

@@ -7,7 +7,7 @@ import random
 import time
 from typing import Callable, TypeVar
 
-from ecpctl.diagnostics import ProviderError
+from ecpctl.kernel.errors import ProviderError
 
 T = TypeVar("T")
 
@@ -16,15 +16,6 @@ BASE = 0.5          # seconds: the first backoff is drawn from [BASE / 2, BASE]
 CAP = 8.0           # no backoff is drawn from a wider window than [CAP / 2, CAP]
 RETRY_AFTER_CAP = 4 * CAP   # a server's Retry-After is honoured up to this many seconds
 DEADLINE = 120.0    # no retry starts after this long since the first attempt
-
-
-class Unreachable(ProviderError):
-    """The system could not be reached at all (connection refused or reset, timed out). Retryable,
-    and a sign that the next operation on the same provider will fail the same way for now."""
-
-    def __init__(self, message: str, *, address: str | None = None,
-                 retry_after: float | None = None):
-        super().__init__(message, address=address, retryable=True, retry_after=retry_after)
 
 
 def backoff(attempt: int, retry_after: float | None = None, *, base: float = BASE,
