@@ -1,32 +1,132 @@
-"""Entry point: the `ecpctl` click group, global options, and the single place errors become exit codes."""
+"""Entry point: the `ecpctl` click group, global options, and the single place errors become exit codes.
+
+Commands are imported only when they run (`COMMANDS` maps each name to where it lives and to its
+one-line help), so `ecpctl --version` and `ecpctl --help` import nothing heavy.
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from ecpctl import __version__
+from ecpctl.cli import argv, crash
 from ecpctl.cli.context import CliContext
-from ecpctl.kernel import EcpctlError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+# name -> ("module:attribute", one-line help shown by `ecpctl --help`). A unit test checks that
+# each help line is the command's own first docstring line, so the two cannot drift apart.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("ecpctl.cli.config_cmds:validate_cmd",
+                 "Check the spec files at PATH (a file or a directory) and report every problem."),
+    "calc": ("ecpctl.cli.config_cmds:calc_cmd",
+             "Size every tenant at PATH: replicas, CPU, memory, GPUs, preset and monthly cost."),
+    "schema": ("ecpctl.cli.config_cmds:schema_cmd",
+               "Write the JSON Schemas of the spec files (Tenant, Project) to DIR."),
+    "plan": ("ecpctl.cli.plan_cmds:plan_cmd",
+             "Show what apply would change for the tenants in PATH (a file or a directory)."),
+    "apply": ("ecpctl.cli.plan_cmds:apply_cmd",
+              "Apply the tenants in PATH, or a saved plan file made by `plan -o`."),
+    "destroy": ("ecpctl.cli.plan_cmds:destroy_cmd",
+                "Destroy everything ecpctl manages for the tenants (all of state, or --target)."),
+    "graph": ("ecpctl.cli.plan_cmds:graph_cmd",
+              "Print the resource dependency graph (Graphviz dot or Mermaid)."),
+    "import": ("ecpctl.cli.plan_cmds:import_cmd",
+               "Adopt an existing object as ADDRESS; ID is the provider's identifier of it (for..."),
+    "workspace": ("ecpctl.cli.state_cmds:workspace_group",
+                  "Workspaces: separate state (lineage, serial, history) per environment."),
+    "state": ("ecpctl.cli.state_cmds:state_group", "Inspect and edit the state."),
+    "force-unlock": ("ecpctl.cli.state_cmds:force_unlock_cmd",
+                     "Release a workspace lock left by a process that died."),
+    "tenants": ("ecpctl.cli.state_cmds:tenants_cmd",
+                "List the tenants registry of the workspace (status, preset, limits)."),
+    "status": ("ecpctl.cli.kube_cmds:status_cmd",
+               "Show each tenant's services: desired and ready replicas, GPUs, endpoints."),
+    "render": ("ecpctl.cli.kube_cmds:render_cmd",
+               "Write the Kubernetes manifests of the tenants in PATH for kubectl or GitOps."),
+}
+
 
 class EcpctlGroup(click.Group):
-    """Runs commands so that an EcpctlError prints as `Error: <one line>` and exits 1, no traceback."""
+    """Runs commands so that every failure ends as one line and a documented exit code:
+    an EcpctlError as `Error: <line>` (exit 1), a usage error as click prints it (exit 1, so that
+    it never reads as `--detailed-exitcode`'s "changes"), anything unexpected as
+    `internal error: ... details in <crash file>` (exit 1). In JSON mode stdout carries the
+    failure envelope as well."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            args = argv.normalize(args)
+            if argv.wants_json(args):
+                ctx.meta[argv.JSON_META] = True
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
 
     def invoke(self, ctx: click.Context):
+        from ecpctl.kernel.errors import EcpctlError
         try:
             return super().invoke(ctx)
         except EcpctlError as exc:
-            from ecpctl.cli.output import print_error
-            print_error(exc)
-            sys.exit(1)
+            from ecpctl.cli.output import fail
+            fail(ctx, exc)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            if ctx.meta.get(argv.JSON_META):
+                from ecpctl.cli.output import fail_usage
+                fail_usage(ctx, exc)
+            raise
+        except (click.exceptions.Exit, click.Abort, click.ClickException, SystemExit):
+            raise
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - the one place an unexpected error is caught
+            crash.report(ctx, exc)
+
+    # ---- lazy commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands:
+            return self.commands[name]
+        if name not in COMMANDS:
+            return None
+        module_name, attr = COMMANDS[name][0].split(":")
+        module = importlib.import_module(module_name)
+        if not hasattr(module, attr) and hasattr(module, "register"):
+            # TRANSITIONAL: modules whose commands are still closures inside register()
+            holder = click.Group()
+            module.register(holder)
+            command = holder.commands[name]
+        else:
+            command = getattr(module, attr)
+        self.add_command(command, name)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1] if name in COMMANDS
+                 else self.commands[name].get_short_help_str(80))
+                for name in self.list_commands(ctx)
+                if name in COMMANDS or not self.commands[name].hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _configure_logging(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value or os.environ.get("ECPCTL_LOG"):
+        from ecpctl.cli import logs
+        logs.configure(value)
+    return value
 
 
 @click.group(cls=EcpctlGroup, context_settings=CONTEXT_SETTINGS)
@@ -37,21 +137,16 @@ class EcpctlGroup(click.Group):
               help="Workspace to use instead of the selected one. Env: ECPCTL_WORKSPACE.")
 @click.option("--data-dir", default=".ecpctl", show_default=True, type=click.Path(path_type=Path),
               help="Directory for the local state database and workspace selection.")
+@click.option("-v", "--verbose", count=True, expose_value=False, is_eager=True,
+              callback=_configure_logging,
+              help="Log to stderr: -v requests and statements with their durations, -vv debug. "
+                   "Env: ECPCTL_LOG=info|debug.")
 @click.pass_context
 def cli(ctx: click.Context, state_url: str | None, workspace: str | None, data_dir: Path) -> None:
     """ecpctl: plan and apply ECP-AI tenants on Kubernetes, Postgres, Grafana and Alertmanager."""
     obj = CliContext(state_url=state_url, workspace_override=workspace, data_dir=data_dir)
     ctx.obj = obj
     ctx.call_on_close(obj.close)
-
-
-def _register_commands() -> None:
-    from ecpctl.cli import config_cmds, plan_cmds, state_cmds, kube_cmds
-    for module in (config_cmds, plan_cmds, state_cmds, kube_cmds):
-        module.register(cli)
-
-
-_register_commands()
 
 
 def main() -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import sys
 
+import click
+
 from rich.console import Console
 
+from ecpctl.cli.argv import JSON_META
 from ecpctl.kernel import Diagnostic, EcpctlError, Severity
 
 
@@ -40,13 +43,48 @@ def print_diagnostics(diags, *, err: bool = True) -> None:
         con.print(d.one_line(), markup=False)
 
 
-def print_error(exc: EcpctlError) -> None:
+def print_error(exc: EcpctlError, *, prefix: str = "Error: ") -> None:
     if exc.diagnostics:
         print_diagnostics(exc.diagnostics)
         return
     con = console(err=True)
-    con.print("[bold red]Error:[/] ", end="")
+    if prefix:
+        con.print(f"[bold red]{prefix.rstrip()}[/] ", end="")
     con.print(str(exc), markup=False)
 
 
-__all__ = ["console", "use_colour", "print_diagnostics", "print_error", "Diagnostic"]
+COMMAND_META = "ecpctl.command"
+
+
+def command_name(ctx: click.Context) -> str:
+    """The running command's path without `ecpctl` (`plan`, `state list`)."""
+    return ctx.meta.get(COMMAND_META) or (ctx.invoked_subcommand or "")
+
+
+def error_diagnostics(exc: EcpctlError) -> tuple[Diagnostic, ...]:
+    if exc.diagnostics:
+        return exc.diagnostics
+    return (Diagnostic.error(str(exc), address=getattr(exc, "address", None)),)
+
+
+def fail(ctx: click.Context, exc: EcpctlError, *, prefix: str = "Error: ", code: int = 1):
+    """The one way a command fails: one line per problem on stderr; in JSON mode the failure
+    envelope on stdout as well; then the exit code."""
+    if ctx.meta.get(JSON_META):
+        from ecpctl.views.envelope import dumps, envelope
+        body = getattr(exc, "json_body", None)
+        click.echo(dumps(envelope(command_name(ctx), body, diagnostics=error_diagnostics(exc),
+                                  ok=False)), nl=False)
+    print_error(exc, prefix=prefix)
+    sys.exit(code)
+
+
+def fail_usage(ctx: click.Context, exc: click.UsageError) -> None:
+    """A usage error in JSON mode: the envelope on stdout; click then prints its usage text."""
+    from ecpctl.views.envelope import dumps, envelope
+    click.echo(dumps(envelope(command_name(ctx), None, diagnostics=(
+        Diagnostic.error(exc.format_message()),), ok=False)), nl=False)
+
+
+__all__ = ["console", "use_colour", "print_diagnostics", "print_error", "fail", "fail_usage",
+           "command_name", "Diagnostic"]
