@@ -1,0 +1,46 @@
+"""The CLI's contract: the lazy command map tells the truth, Terraform's spellings are read as
+typed or refused, and usage errors never exit 2 (which `--detailed-exitcode` reserves)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+
+from ecpctl.cli.main import COMMANDS, cli
+
+
+def test_each_lazy_help_line_is_the_commands_own():
+    ctx = click.Context(cli)
+    for name, (_, help_line) in COMMANDS.items():
+        assert cli.get_command(ctx, name).get_short_help_str(80) == help_line, name
+
+
+def test_version_imports_nothing_heavy():
+    code = ("import sys\nfrom ecpctl.cli.main import main\nsys.argv=['ecpctl','--version']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "heavy=[m for m in ('sqlalchemy','networkx','pydantic','kubernetes','rich','deepdiff',"
+            "'psycopg','httpx','ruamel.yaml','providers','state') if m in sys.modules]\n"
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("-otfplan", "-otfplan: unknown option"),
+    ("-no-color", "set NO_COLOR=1"),
+    ("-var=x=1", "tenant specs have no variables"),
+    ("-refresh=maybe", "expected -refresh=true or -refresh=false"),
+])
+def test_unreadable_single_dash_options_are_refused_in_one_line(ecpctl, typed, message):
+    r = ecpctl("plan", "--no-refresh", str(_examples()), typed)
+    assert r.exit_code == 1
+    assert message in r.output
+    assert not (ecpctl.root / "tfplan").exists() and not (ecpctl.root / "ut=tfplan").exists()
+
+
+def _examples():
+    from pathlib import Path
+    return Path(__file__).resolve().parents[2] / "examples"
