@@ -12,8 +12,9 @@ import threading
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import quote
 
-from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -30,10 +31,11 @@ SCHEMA_LOCK_KEY = 0x6563_7063_746C_0001   # pg_advisory_xact_lock key serializin
 class Database:
     """An engine plus the per-backend rules for read and write transactions."""
 
-    def __init__(self, url: str, engine: Engine):
+    def __init__(self, url: str, engine: Engine, *, readonly: bool = False):
         self.display_url = urls.mask(url)
         self._password = engine.url.password
         self.engine = engine
+        self.readonly = readonly
         self.is_postgres = engine.dialect.name == "postgresql"
         # SQLite has one writer at a time; threads of one process queue here instead of spinning
         # on SQLITE_BUSY. An in-memory database is one shared connection, so reads queue too.
@@ -43,7 +45,13 @@ class Database:
     # --- opening ---------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str | None, data_dir: Path) -> "Database":
+    def open(cls, url: str | None, data_dir: Path, *, readonly: bool = False) -> "Database":
+        """The database at `url` (None: SQLite at data_dir/state.db), its tables created.
+
+        `readonly=True` creates nothing, anywhere: see `open_readonly`.
+        """
+        if readonly:
+            return cls.open_readonly(url, data_dir)
         if url is None:
             data_dir = Path(data_dir)
             _private_dir(data_dir)
@@ -52,11 +60,8 @@ class Database:
         if parsed.get_backend_name() == "sqlite":
             engine = _sqlite_engine(url, parsed)
         else:
-            args = {"application_name": "ecpctl"}
-            if "connect_timeout" not in parsed.query:
-                args["connect_timeout"] = 10
             engine = create_engine(parsed, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
-                                   pool_pre_ping=True, connect_args=args)
+                                   pool_pre_ping=True, connect_args=_pg_args(parsed))
         db = cls(url, engine)
         try:
             db._create_schema()
@@ -65,19 +70,67 @@ class Database:
             raise
         return db
 
+    @classmethod
+    def open_readonly(cls, url: str | None, data_dir: Path) -> "Database":
+        """The database at `url` for reading only: no directory, file, table or row is created.
+
+        A state that does not exist yet (no SQLite file, no tables in Postgres) reads as an empty
+        one: an in-memory database with the schema and nothing in it. An existing SQLite file is
+        opened so that SQLite leaves no side files behind (see `_sqlite_readonly_url`); Postgres
+        sessions are read-only at the server. Writing through it is a programming error.
+        """
+        if url is None:
+            url = urls.default_sqlite_url(Path(data_dir))
+        parsed = urls.parse(url)
+        if parsed.get_backend_name() == "sqlite":
+            path = urls.sqlite_path(parsed)
+            if path is None or not path.is_file():
+                return cls._empty(url)
+            engine = _sqlite_engine(url, _sqlite_readonly_url(parsed, path), readonly=True)
+        else:
+            engine = create_engine(parsed, pool_pre_ping=True, connect_args=_pg_args(
+                parsed, options="-c default_transaction_read_only=on"))
+        db = cls(url, engine, readonly=True)
+        try:
+            if not db._has_schema():
+                engine.dispose()
+                return cls._empty(url)
+            with db.read("open") as conn:
+                db._check_version(conn)
+        except BaseException:
+            engine.dispose()
+            raise
+        return db
+
+    @classmethod
+    def _empty(cls, url: str) -> "Database":
+        """An empty state in memory, shown under the name of the database that does not exist yet."""
+        engine = create_engine("sqlite://", poolclass=StaticPool,
+                               connect_args={"check_same_thread": False})
+        models.metadata.create_all(engine)
+        return cls(url, engine, readonly=True)
+
+    def _has_schema(self) -> bool:
+        with self.translating("open"), self.engine.connect() as conn:
+            return inspect(conn).has_table(models.meta.name)
+
     def _create_schema(self) -> None:
         with self.write("open") as conn:
             if self.is_postgres:   # two first runs at once must not both CREATE TABLE
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": signed64(SCHEMA_LOCK_KEY)})
             models.metadata.create_all(conn)
-            found = conn.execute(select(models.meta.c.value)
-                                 .where(models.meta.c.key == "schema_version")).scalar()
-            if found is None:
+            if not self._check_version(conn):
                 conn.execute(models.meta.insert().values(key="schema_version",
                                                          value=str(models.SCHEMA_VERSION)))
-            elif int(found) > models.SCHEMA_VERSION:
-                raise StateError(f"state database {self.display_url} has schema version {found}, "
-                                 f"newer than this ecpctl reads ({models.SCHEMA_VERSION}); upgrade ecpctl")
+
+    def _check_version(self, conn: Connection) -> bool:
+        """False when the database records no schema version yet; refuses a newer one."""
+        found = conn.execute(select(models.meta.c.value)
+                             .where(models.meta.c.key == "schema_version")).scalar()
+        if found is not None and int(found) > models.SCHEMA_VERSION:
+            raise StateError(f"state database {self.display_url} has schema version {found}, "
+                             f"newer than this ecpctl reads ({models.SCHEMA_VERSION}); upgrade ecpctl")
+        return found is not None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -87,6 +140,9 @@ class Database:
     @contextmanager
     def write(self, what: str) -> Iterator[Connection]:
         """One write transaction (BEGIN IMMEDIATE on SQLite: no lock upgrade, no BUSY_SNAPSHOT)."""
+        if self.readonly:
+            raise StateError(f"{what}: state database {self.display_url} was opened read-only "
+                             "(a read-only command tried to write; this is a bug in ecpctl)")
         with self._write_lock or nullcontext(), self.translating(what):
             with self.engine.connect() as conn:
                 conn.execution_options(ecpctl_write=True)
@@ -192,9 +248,32 @@ def _private_dir(path: Path) -> None:
         raise StateError(f"cannot create state directory {path}: {exc.strerror}") from exc
 
 
-def _sqlite_engine(url: str, parsed) -> Engine:
+def _pg_args(parsed, **extra: str) -> dict:
+    args: dict = {"application_name": "ecpctl", **extra}
+    if "connect_timeout" not in parsed.query:
+        args["connect_timeout"] = 10
+    return args
+
+
+def _sqlite_readonly_url(parsed: URL, path: Path) -> URL:
+    """A URI that reads `path` without creating anything next to it.
+
+    `mode=ro` alone makes SQLite create the -wal and -shm files of a WAL database and, being
+    read-only, never remove them. When a -wal file exists, a writer is at work (or died) and its
+    committed pages may be only there: read through it with `mode=ro`; the side files exist
+    already. Without one, no writer is connected and the main file holds the whole state:
+    `immutable=1` reads it with no locks and no side files. (A writer that starts during these few
+    reads appends to its WAL; it copies pages back into the main file only at a checkpoint, after
+    1,000 pages or when it closes, far later than a read of a few tables.)
+    """
+    wal = path.with_name(path.name + "-wal")
+    mode = {"mode": "ro"} if wal.exists() else {"immutable": "1"}
+    return parsed.set(database=f"file:{quote(str(path.resolve()))}", query={"uri": "true", **mode})
+
+
+def _sqlite_engine(url: str, parsed, *, readonly: bool = False) -> Engine:
     path = urls.sqlite_path(parsed)
-    if path is not None and path.parent.is_dir() and not path.exists():
+    if not readonly and path is not None and path.parent.is_dir() and not path.exists():
         try:   # created here so that it is 0600 from its first byte; SQLite copies the mode to -wal
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         except OSError as exc:
@@ -211,8 +290,9 @@ def _sqlite_engine(url: str, parsed) -> Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        if not readonly:   # journal_mode=WAL writes the file header
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -67,15 +67,22 @@ class StateStore:
 
     @classmethod
     def open(cls, url: str | None, *, data_dir: Path, history_limit: int = HISTORY_LIMIT,
-             key: StateKey | None = FROM_ENV) -> "StateStore":
+             key: StateKey | None = FROM_ENV, readonly: bool = False) -> "StateStore":
         """None: SQLite at data_dir/state.db (0600, in a 0700 dir); else a SQLAlchemy URL.
 
         With a key, sensitive values are encrypted at rest (state/crypto.py); by default the key
         is ECPCTL_STATE_KEY or ECPCTL_STATE_KEY_FILE's, read (and checked) before anything is opened.
+        `readonly=True` creates nothing (no directory, file, table or row): a state that does not
+        exist yet reads as empty, and every write method raises StateError.
         """
         if key is FROM_ENV:
             key = keys.key_from_env()
-        return cls(Database.open(url, Path(data_dir)), history_limit=history_limit, key=key)
+        return cls(Database.open(url, Path(data_dir), readonly=readonly),
+                   history_limit=history_limit, key=key)
+
+    @property
+    def readonly(self) -> bool:
+        return self._db.readonly
 
     @property
     def key(self) -> StateKey | None:

@@ -46,11 +46,27 @@ class CliContext:
         return self.state_url or os.environ.get("ECPCTL_STATE_URL") or project_url
 
     def store(self, project_url: str | None = None) -> "StateStore":
-        if self._store is None:
+        """The state store for commands that write: its database and tables are created if needed."""
+        if self._store is None or self._store.readonly:
             from state.store import StateStore
             key = self.state_key()   # a bad key fails before the database is opened
+            store = StateStore.open(self.resolved_state_url(project_url), data_dir=self.data_dir,
+                                    key=key)
+            self._close_store()
+            self._store = store
+        return self._store
+
+    def reader(self, project_url: str | None = None) -> "StateStore":
+        """The state store for read-only commands: creates no directory, file, table or row.
+
+        A state that does not exist yet reads as empty (default workspace, serial 0, nothing in
+        it); writing through it raises StateError. A store already opened for writing is reused.
+        """
+        if self._store is None:
+            from state.store import StateStore
+            key = self.state_key()
             self._store = StateStore.open(self.resolved_state_url(project_url), data_dir=self.data_dir,
-                                          key=key)
+                                          key=key, readonly=True)
         return self._store
 
     def state_key(self) -> "StateKey | None":
@@ -86,6 +102,9 @@ class CliContext:
         return True
 
     def close(self) -> None:
+        self._close_store()
+
+    def _close_store(self) -> None:
         if self._store is not None:
             self._store.close()
             self._store = None

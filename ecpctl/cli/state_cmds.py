@@ -30,7 +30,7 @@ def register(cli: click.Group) -> None:
     def ws_list(obj: CliContext):
         """List workspaces; the selected one is marked with *."""
         current = obj.workspace
-        for name in obj.store().workspaces():
+        for name in obj.reader().workspaces():
             click.echo(f"{'*' if name == current else ' '} {name}")
 
     @workspace_grp.command("new")
@@ -80,7 +80,7 @@ def register(cli: click.Group) -> None:
     @click.pass_obj
     def state_list(obj: CliContext, patterns, as_json):
         """List resources in state, optionally only those matching address globs or tenant ids."""
-        snap = obj.store().snapshot(obj.workspace, decrypt=False)
+        snap = obj.reader().snapshot(obj.workspace, decrypt=False)
         items = [s for a, s in sorted(snap.resources.items())
                  if not patterns or matches(a, s.tenant, patterns)]
         if as_json:
@@ -99,7 +99,7 @@ def register(cli: click.Group) -> None:
     @click.pass_obj
     def state_show(obj: CliContext, address, as_json):
         """Show one resource's recorded attributes (sensitive values redacted)."""
-        snap = obj.store().snapshot(obj.workspace, decrypt=False)   # redacted: no key needed
+        snap = obj.reader().snapshot(obj.workspace, decrypt=False)   # redacted: no key needed
         s = snap.resources.get(address)
         if s is None:
             raise StateError(f"{address}: no such resource in state of workspace {obj.workspace}")
@@ -163,7 +163,7 @@ def register(cli: click.Group) -> None:
     @click.pass_obj
     def state_history(obj: CliContext, as_json):
         """List the kept versions of this workspace's state, newest first."""
-        versions = obj.store().history(obj.workspace)
+        versions = obj.reader().history(obj.workspace)
         if as_json:
             _dump([{"version": v.version, "lineage": v.lineage, "created_at": v.created_at,
                     "operation": v.operation, "resources": v.resources} for v in versions])
@@ -276,7 +276,7 @@ def register(cli: click.Group) -> None:
     @click.pass_obj
     def tenants_cmd(obj: CliContext, as_json):
         """List the tenants registry: tenants, presets, limits and status."""
-        snap = obj.store().snapshot(obj.workspace, decrypt=False)
+        snap = obj.reader().snapshot(obj.workspace, decrypt=False)
         recs = [snap.tenants[k] for k in sorted(snap.tenants)]
         if as_json:
             _dump({"workspace": obj.workspace, "tenants": [r.to_dict() for r in recs]})
