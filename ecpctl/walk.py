@@ -6,13 +6,18 @@ repeated); other branches finish. An interrupt stops new work and lets in-flight
 
 from __future__ import annotations
 
+import heapq
+import queue
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING
 
-import networkx as nx
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -28,55 +33,86 @@ def walk(graph: nx.DiGraph, work: Callable[[str], None], *, parallelism: int = 1
          on_start: Callable[[str], None] | None = None,
          on_end: Callable[[str, BaseException | None, float], None] | None = None,
          stop: threading.Event | None = None) -> WalkResult:
+    """Run `work` on every node, each after all its predecessors succeeded.
+
+    Among the nodes that are ready, the smallest address starts first, so a walk with one worker
+    is the lexicographic topological order and the order of a plan's output is stable. The ready
+    nodes are a heap (a node is pushed once, when its last dependency finishes): a walk costs
+    O((nodes + edges) log nodes), where the sorted list it replaced cost O(nodes²) on a fleet's
+    thousands of simultaneously ready nodes (docs/performance.md).
+    """
     stop = stop or threading.Event()
-    waiting = {n: graph.in_degree(n) for n in graph.nodes}
-    ready = sorted(n for n, d in waiting.items() if d == 0)
+    waiting: dict[str, int] = dict(graph.in_degree())
+    ready = [n for n, d in waiting.items() if d == 0]
+    heapq.heapify(ready)
     done: list[str] = []
     failed: dict[str, BaseException] = {}
     skipped: dict[str, str] = {}
-    running: dict[Future, tuple[str, float]] = {}
+    running: dict[str, float] = {}    # node -> when it started
     interrupted = False
 
-    def run(node: str) -> None:
-        work(node)
-
     def skip_downstream(node: str) -> None:
-        for d in nx.descendants(graph, node):
-            if d not in skipped and d not in failed and d not in done:
-                skipped[d] = node
+        # A skipped node's descendants were skipped with it, so the search stops there: all the
+        # skips of a walk cost one pass over the graph, however many nodes fail.
+        queue = deque(graph.successors(node))
+        while queue:
+            d = queue.popleft()
+            if d in skipped or d in failed:
+                continue
+            skipped[d] = node
+            queue.extend(graph.successors(d))
+
+    # Workers report on one queue; the walk's thread reads it. (Waiting on the set of running
+    # futures instead costs a waiter per future per wake-up: a third of a no-op walk's time.)
+    completions: queue.SimpleQueue[tuple[str, BaseException | None, float]] = queue.SimpleQueue()
+
+    def run(node: str) -> None:
+        err: BaseException | None = None
+        try:
+            work(node)
+        except BaseException as exc:  # noqa: BLE001 - handed to the walk's thread, which decides
+            err = exc
+        completions.put((node, err, time.monotonic()))
+
+    def finish(node: str, err: BaseException | None, ended: float) -> None:
+        started = running.pop(node)
+        if on_end:
+            on_end(node, err, ended - started)
+        if err is not None:
+            failed[node] = err
+            skip_downstream(node)
+            return
+        done.append(node)
+        for succ in graph.successors(node):
+            waiting[succ] -= 1
+            if waiting[succ] == 0 and succ not in skipped:
+                heapq.heappush(ready, succ)
 
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="walk") as pool:
         while ready or running:
             while ready and len(running) < parallelism and not stop.is_set():
-                node = ready.pop(0)
+                node = heapq.heappop(ready)
                 if node in skipped:
                     continue
                 if on_start:
                     on_start(node)
-                running[pool.submit(run, node)] = (node, time.monotonic())
+                running[node] = time.monotonic()
+                pool.submit(run, node)
             if not running:
                 break
             try:
-                finished, _ = wait(list(running), timeout=0.25, return_when=FIRST_COMPLETED)
+                # the timeout lets a stop set by another thread be seen while work is slow
+                batch = [completions.get(timeout=0.25)]
+            except queue.Empty:
+                batch = []
             except KeyboardInterrupt:
                 stop.set()
                 interrupted = True
                 continue
-            for fut in finished:
-                node, started = running.pop(fut)
-                err = fut.exception()
-                if on_end:
-                    on_end(node, err, time.monotonic() - started)
-                if err is not None:
-                    failed[node] = err
-                    skip_downstream(node)
-                    continue
-                done.append(node)
-                for succ in sorted(graph.successors(node)):
-                    waiting[succ] -= 1
-                    if waiting[succ] == 0 and succ not in skipped:
-                        ready.append(succ)
-                ready.sort()
+            while not completions.empty():
+                batch.append(completions.get_nowait())
+            for node, err, ended in batch:
+                finish(node, err, ended)
             if stop.is_set():
                 interrupted = True
                 ready.clear()
