@@ -1,7 +1,7 @@
 """Where each key and value of a YAML document sits (1-based line and column), by field path.
 
-Built once from ruamel.yaml's round-trip nodes, then plain immutable data; later stages (PromQL
-parsing, expansion) use it to point at the exact line of a field.
+Built from the YAML parser's events (ecpctl/config/yaml_reader.py), then plain data; later stages
+(PromQL parsing, expansion) use it to point at the exact line of a field.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
-
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 Path = tuple[Any, ...]
 Position = tuple[int, int]
@@ -22,13 +20,6 @@ class PositionIndex:
 
     values: Mapping[Path, Position] = field(default_factory=dict)
     keys: Mapping[Path, Position] = field(default_factory=dict)
-
-    @classmethod
-    def build(cls, root: Any, start: Position = (1, 1)) -> "PositionIndex":
-        values: dict[Path, Position] = {(): _own_position(root) or start}
-        keys: dict[Path, Position] = {}
-        _walk(root, (), values, keys, set())
-        return cls(MappingProxyType(values), MappingProxyType(keys))
 
     def value(self, path: Iterable[Any]) -> Position:
         """Position of the value at `path`, or of its nearest ancestor that exists."""
@@ -54,58 +45,6 @@ class PositionIndex:
         while path and path not in self.values:
             path = path[:-1]
         return self.key(path) if path else self.values[()]
-
-
-def _own_position(node: Any) -> Position | None:
-    if isinstance(node, (CommentedMap, CommentedSeq)) and node.lc.line is not None:
-        return node.lc.line + 1, node.lc.col + 1
-    return None
-
-
-def _walk(node: Any, path: Path, values: dict, keys: dict, active: set[int]) -> None:
-    if id(node) in active:  # a recursive alias: stop rather than loop
-        return
-    if isinstance(node, CommentedMap):
-        active.add(id(node))
-        for k in node:
-            child = path + (k,)
-            kpos, vpos = _pair_positions(node, k)
-            if kpos:
-                keys[child] = kpos
-            sub = node[k]
-            values[child] = _own_position(sub) if _is_block(sub) else (vpos or kpos or values[path])
-            _walk(sub, child, values, keys, active)
-        active.discard(id(node))
-    elif isinstance(node, CommentedSeq):
-        active.add(id(node))
-        for i, sub in enumerate(node):
-            child = path + (i,)
-            ipos = _item_position(node, i)
-            if ipos:
-                keys[child] = ipos
-            values[child] = (_own_position(sub) if _is_block(sub) else None) or ipos or values[path]
-            _walk(sub, child, values, keys, active)
-        active.discard(id(node))
-
-
-def _is_block(node: Any) -> bool:
-    return _own_position(node) is not None
-
-
-def _pair_positions(node: CommentedMap, key: Any) -> tuple[Position | None, Position | None]:
-    try:
-        kl, kc, vl, vc = node.lc.data[key]
-    except (KeyError, TypeError, ValueError):  # merged (`<<`) keys have no position of their own
-        return None, None
-    return (kl + 1, kc + 1), (vl + 1, vc + 1)
-
-
-def _item_position(node: CommentedSeq, index: int) -> Position | None:
-    try:
-        line, col = node.lc.data[index]
-    except (IndexError, KeyError, TypeError, ValueError):
-        return None
-    return line + 1, col + 1
 
 
 def format_path(path: Iterable[Any]) -> str:
