@@ -7,6 +7,9 @@
     python -m tests.bench --full                 the same, and the offline plan at 5,000 tenants
     python -m tests.bench --ci                   reduced: offline 10 and 100, live 10 and 100
     python -m tests.bench --offline-only --sizes 10,100,1000
+    python -m tests.bench --offline-only         also start-up (--version, --help, validate, plan
+                                                --no-refresh; wall and CPU over --startup-runs)
+                                                and the graph walk over --walk-nodes (100,000)
     python -m tests.bench --profile DIR          also write a py-spy profile of each live ecpctl run
 """
 
@@ -27,6 +30,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_offline(n: int) -> dict:
     out = subprocess.run([sys.executable, "-m", "tests.bench.offline", str(n)], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_walk(n_nodes: int) -> dict:
+    out = subprocess.run([sys.executable, "-m", "tests.bench.walk", str(n_nodes)], cwd=ROOT,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -78,6 +87,10 @@ def main(argv=None) -> int:
     ap.add_argument("--ci", action="store_true", help="reduced sizes for CI (10 and 100 tenants)")
     ap.add_argument("--offline-only", action="store_true", help="skip the live scenarios")
     ap.add_argument("--live-only", action="store_true", help="skip the offline plans")
+    ap.add_argument("--startup-runs", type=int, default=7,
+                    help="runs of each start-up command (0 skips the start-up scenario)")
+    ap.add_argument("--walk-nodes", type=int, default=100_000,
+                    help="nodes of the graph-walk scenario (0 skips it)")
     ap.add_argument("--profile", type=Path, default=None, metavar="DIR",
                     help="write a py-spy profile (raw collapsed stacks) of each live ecpctl run")
     ap.add_argument("--workdir", type=Path, default=None, help="keep fleets and outputs here")
@@ -92,6 +105,14 @@ def main(argv=None) -> int:
         sizes = [10, 100, 1000] + ([5000] if args.full else [])
 
     rows: list[dict] = []
+    startup: list[dict] = []
+    if not args.live_only and args.startup_runs > 0:
+        from tests.bench.startup import measure
+        log(f"start-up, {args.startup_runs} runs of each command")
+        startup = measure(args.startup_runs)
+    if not args.live_only and args.walk_nodes > 0:
+        log(f"graph walk over {args.walk_nodes} nodes")
+        rows.append(run_walk(args.walk_nodes))
     if not args.live_only:
         offline = []
         for n in sizes:
@@ -130,11 +151,15 @@ def main(argv=None) -> int:
         rows.extend(live)
 
     print_table(rows)
+    if startup:
+        from tests.bench.startup import print_table as print_startup
+        print()
+        print_startup(startup)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(
             {"cores": os.cpu_count(), "machine": platform.machine(),
              "python": platform.python_version(), "ci": args.ci, "full": args.full,
-             "results": rows}, indent=2) + "\n")
+             "results": startup + rows}, indent=2) + "\n")
     return 0
 
 
