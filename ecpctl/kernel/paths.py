@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from deepdiff import DeepDiff
-
 PathKey = tuple  # a path as a tuple of dict keys (str) and list indexes (int)
 
 
@@ -23,6 +21,8 @@ def diff_paths(before: Any, after: Any) -> list[tuple[Any, ...]]:
     """Paths (as tuples) of every added, removed or changed leaf, sorted; computed with deepdiff."""
     if before == after:
         return []
+    from deepdiff import DeepDiff   # 0.1 s to import: only when something differs
+
     dd = DeepDiff(before, after, view="tree", ignore_order=False, verbose_level=2)
     paths: set[tuple[Any, ...]] = set()
     for items in dd.values():
