@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Any
 
 from ecpctl.catalog import Preset, ServiceCatalog, default_catalog
+from ecpctl.config.limits import INT32_MAX, INT64_MAX
 from ecpctl.config.models import PriceTable, Tenant, did_you_mean
 from ecpctl.kernel import ConfigError
 from ecpctl.kernel.quantity import format_cpu, format_memory
@@ -20,6 +21,10 @@ HA_MIN_REPLICAS = 2
 ABOVE_LARGEST = "+"                 # "large+": a computed quota above the largest tier
 GPU_RESOURCE = "nvidia.com/gpu"
 CENT = Decimal("0.01")
+MEBI = 1024 * 1024
+# Enough digits for the largest cost the spec's limits allow (int32 replicas x the price cap x
+# 744 hours), so quantizing to cents never overflows the default 28-digit context.
+COST_CONTEXT = Context(prec=60)
 
 
 class SizingError(ConfigError):
@@ -172,9 +177,11 @@ def _service_sizing(tenant: Tenant, name: str, sessions: int, catalog: ServiceCa
     max_n = n * spec.autoscaling.maxReplicasFactor if spec.autoscaling.enabled else n
     total_gpu = n * prof.gpus_per_replica
     cpu_req, mem_req = n * prof.cpu_request_m, n * prof.memory_request_mi
-    hourly = (Decimal(cpu_req) / 1000 * price.cpuCoreHour
-              + Decimal(mem_req) / 1024 * price.memoryGiBHour
-              + (Decimal(total_gpu) * gpu_price if total_gpu else Decimal(0)))
+    with localcontext(COST_CONTEXT):
+        hourly = (Decimal(cpu_req) / 1000 * price.cpuCoreHour
+                  + Decimal(mem_req) / 1024 * price.memoryGiBHour
+                  + (Decimal(total_gpu) * gpu_price if total_gpu else Decimal(0)))
+        monthly = (hourly * price.hoursPerMonth).quantize(CENT, rounding=ROUND_HALF_UP)
     return ServiceSizing(
         service=name, sessions=sessions, replicas=n, max_replicas=max_n,
         cpu_request_m=prof.cpu_request_m, cpu_limit_m=prof.cpu_limit_m,
@@ -184,7 +191,7 @@ def _service_sizing(tenant: Tenant, name: str, sessions: int, catalog: ServiceCa
         total_cpu_request_m=cpu_req, total_cpu_limit_m=n * prof.cpu_limit_m,
         total_memory_request_mi=mem_req, total_memory_limit_mi=n * prof.memory_limit_mi,
         total_gpu=total_gpu,
-        monthly_cost=(hourly * price.hoursPerMonth).quantize(CENT, rounding=ROUND_HALF_UP),
+        monthly_cost=monthly,
         min_available=n - 1 if n >= 2 else 0)
 
 
@@ -234,6 +241,42 @@ def _resolve(tenant: Tenant, need: _Need, catalog: ServiceCatalog) -> Preset:
                       f"({', '.join(need.shortfalls(chosen))}); {hint}", ("spec", "preset"))
 
 
+def limit_problems(tenant: Tenant, catalog: ServiceCatalog | None = None) -> list[SizingError]:
+    """What the tenant's load would need that Kubernetes cannot hold: replicas or HPA maxReplicas
+    above int32, CPU (millicores) or memory (bytes) totals above int64. Each names the service
+    field to blame and the limit."""
+    catalog = catalog or default_catalog()
+    spec = tenant.spec
+    out: list[SizingError] = []
+    factor = spec.autoscaling.maxReplicasFactor if spec.autoscaling.enabled else 1
+    cpu_m = memory_b = 0
+    for name, sessions in spec.active_services.items():
+        prof = catalog.service(name)
+        n = replicas_for(sessions, prof.sessions_per_replica, is_ha(tenant))
+        path = ("spec", "services", name)
+        if n > INT32_MAX:
+            out.append(SizingError(
+                f"{sessions} sessions need {n} replicas, above Kubernetes' limit of {INT32_MAX} "
+                f"(int32) replicas", path))
+            continue
+        if n * factor > INT32_MAX:
+            out.append(SizingError(
+                f"{sessions} sessions need {n} replicas; with maxReplicasFactor {factor} the "
+                f"HPA's maxReplicas would be {n * factor}, above Kubernetes' limit of "
+                f"{INT32_MAX} (int32)",
+                path))
+            continue
+        cpu_m += n * prof.cpu_limit_m
+        memory_b += n * prof.memory_limit_mi * MEBI
+        for what, total, unit in (("CPU", cpu_m, "millicores"), ("memory", memory_b, "bytes")):
+            if total > INT64_MAX:
+                out.append(SizingError(
+                    f"the {what} limits of all services reach {total} {unit} here, above "
+                    f"Kubernetes' quantity limit of {INT64_MAX} {unit} (int64)", path))
+                return out
+    return out
+
+
 def preset_problem(tenant: Tenant, catalog: ServiceCatalog | None = None) -> SizingError | None:
     """The reason the tenant's explicit preset cannot hold its load, or None."""
     catalog = catalog or default_catalog()
@@ -274,4 +317,4 @@ def size_tenant(tenant: Tenant, price: PriceTable, catalog: ServiceCatalog | Non
 
 
 __all__ = ["ServiceSizing", "TenantSizing", "SizingError", "size_tenant", "preset_problem",
-           "replicas_for", "is_ha", "HA_AVAILABILITY", "HA_MIN_REPLICAS"]
+           "limit_problems", "replicas_for", "is_ha", "HA_AVAILABILITY", "HA_MIN_REPLICAS"]

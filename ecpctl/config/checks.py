@@ -8,6 +8,7 @@ from typing import Any, Iterable
 
 from ecpctl.catalog import ServiceCatalog
 from ecpctl.config.documents import RawDocument
+from ecpctl.config.limits import shorten
 from ecpctl.config.models import Project, Tenant
 from ecpctl.config.positions import format_path
 from ecpctl.config.types import DEFAULT_NAMESPACE_PREFIX, NAMESPACE_MAX
@@ -24,8 +25,8 @@ class Parsed:
 
 def at(doc: RawDocument, path: tuple, summary: str) -> Diagnostic:
     line, col = doc.positions.value(path)
-    return Diagnostic.error(summary, file=doc.file, line=line, column=col,
-                            field=format_path(path) or None)
+    return Diagnostic.error(shorten(summary), file=doc.file, line=line, column=col,
+                            field=shorten(format_path(path)) or None)
 
 
 def where(doc: RawDocument, path: tuple) -> str:
@@ -54,7 +55,7 @@ def unique_tenants(tenants: list[Parsed]) -> tuple[list[Parsed], list[Diagnostic
 
 
 def tenant_against_project(t: Parsed, project: Project, catalog: ServiceCatalog) -> list[Diagnostic]:
-    from ecpctl.sizing import preset_problem
+    from ecpctl.sizing import limit_problems, preset_problem
 
     tenant: Tenant = t.model
     diags = []
@@ -75,7 +76,9 @@ def tenant_against_project(t: Parsed, project: Project, catalog: ServiceCatalog)
         diags.append(at(t.doc, ("spec", "gpuType"),
                         f"{what} has no price in the project's price.gpuHour (it lists {known})"))
 
-    problem = preset_problem(tenant, catalog)
+    over = limit_problems(tenant, catalog)
+    diags.extend(at(t.doc, p.path, str(p)) for p in over)
+    problem = None if over else preset_problem(tenant, catalog)
     if problem is not None:
         diags.append(at(t.doc, problem.path, str(problem)))
     return diags

@@ -31,7 +31,8 @@ def max_spec_bytes() -> int:
     if not raw:
         return DEFAULT_MAX_SPEC_BYTES
     if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"{MAX_SPEC_BYTES_ENV}={raw[:40]!r}: must be a whole number of bytes >= 1")
+        raise ConfigError(f"{MAX_SPEC_BYTES_ENV}={raw[:40]!r}: must be a whole number of "
+                          "bytes >= 1")
     return int(raw)
 
 
@@ -42,3 +43,10 @@ def format_bytes(n: int) -> str:
             value = f"{n / size:.1f}".removesuffix(".0")
             return f"{value} {unit}"
     return f"{n} bytes"
+
+
+def shorten(text: str) -> str:
+    """One diagnostic stays one readable line even when it echoes a megabyte-long value."""
+    if len(text) <= MAX_MESSAGE_CHARS:
+        return text
+    return text[:MAX_MESSAGE_CHARS - 1] + "…"

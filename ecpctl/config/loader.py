@@ -19,6 +19,7 @@ from ecpctl.config import checks
 from ecpctl.config.checks import Parsed
 from ecpctl.config.documents import RawDocument, find_files, read_documents
 from ecpctl.config.errors import Anchor, problems_from
+from ecpctl.config.limits import shorten
 from ecpctl.config.models import API_VERSION, KINDS, Project, Tenant, default_project, did_you_mean
 from ecpctl.config.positions import PositionIndex, format_path, parse_path
 from ecpctl.kernel import ConfigError, Diagnostic, Severity, has_errors
@@ -173,8 +174,8 @@ def _at(doc: RawDocument, path: tuple, summary: str, anchor: Anchor = Anchor.VAL
         line, col = pos.holder(path[:-1])
     else:
         line, col = pos.value(path)
-    return Diagnostic.error(summary, file=doc.file, line=line, column=col,
-                            field=format_path(shown) or None)
+    return Diagnostic.error(shorten(summary), file=doc.file, line=line, column=col,
+                            field=shorten(format_path(shown)) or None)
 
 
 def digest(models: list[Any]) -> str:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from ecpctl.config.limits import MAX_DURATION_MS, MAX_PRICE
 from ecpctl.kernel import durations
 
 ECP_ERROR = "ecp"
@@ -38,8 +39,12 @@ def _is_plain_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def whole_number(ge: int | None = None, le: int | None = None, note: str = "") -> Any:
-    """An int type that refuses bools, floats and strings (YAML `10.0`, `"10"`, `true`)."""
+def whole_number(ge: int | None = None, le: int | None = None, note: str = "",
+                 cap: int | None = None, cap_reason: str = "") -> Any:
+    """An int type that refuses bools, floats and strings (YAML `10.0`, `"10"`, `true`).
+
+    `cap` is an upper bound set by a target system rather than by sense: a value above it is
+    refused with its own message that names the limit (`cap_reason` says whose it is)."""
     if ge is not None and le is not None:
         message = f"must be a whole number between {ge} and {le}"
     elif ge is not None:
@@ -53,13 +58,15 @@ def whole_number(ge: int | None = None, le: int | None = None, note: str = "") -
             raise fail(message)
         if (ge is not None and value < ge) or (le is not None and value > le):
             raise fail(message)
+        if cap is not None and value > cap:
+            raise fail(f"must be at most {cap}{cap_reason}")
         return value
 
     schema: dict[str, Any] = {"type": "integer"}
     if ge is not None:
         schema["minimum"] = ge
-    if le is not None:
-        schema["maximum"] = le
+    if le is not None or cap is not None:
+        schema["maximum"] = le if le is not None else cap
     return Annotated[int, BeforeValidator(check), WithJsonSchema(schema)]
 
 
@@ -79,18 +86,23 @@ def _to_decimal(value: Any) -> Decimal | None:
     return None
 
 
-def amount(minimum: Decimal = Decimal(0), exclusive: bool = False) -> Any:
-    """A Decimal read from a YAML number or numeric string; floats go through their text form."""
+def amount(minimum: Decimal = Decimal(0), exclusive: bool = False,
+           maximum: Decimal = MAX_PRICE, max_reason: str = "") -> Any:
+    """A Decimal read from a YAML number or numeric string; floats go through their text form.
+
+    Bounded above so that sizing's cost arithmetic stays exact (no decimal overflow)."""
     message = f"must be a number {'>' if exclusive else '>='} {minimum}"
 
     def check(value: Any) -> Decimal:
         d = _to_decimal(value)
         if d is None or d < minimum or (exclusive and d == minimum):
             raise fail(message)
+        if d > maximum:
+            raise fail(f"must be at most {maximum}{max_reason}")
         return d
 
     bound = "exclusiveMinimum" if exclusive else "minimum"
-    schema = {"anyOf": [{"type": "number", bound: float(minimum)},
+    schema = {"anyOf": [{"type": "number", bound: float(minimum), "maximum": float(maximum)},
                         {"type": "string", "pattern": r"^\d+(\.\d+)?$"}]}
     return Annotated[Decimal, BeforeValidator(check), WithJsonSchema(schema)]
 
@@ -115,21 +127,39 @@ Percentage = Annotated[
 
 # ---------------------------------------------------------------- durations
 
+_DURATION_CAP = (f"must be at most {durations.format_duration(MAX_DURATION_MS)} "
+                 "(the longest duration Prometheus and Alertmanager hold)")
+
+
+def _short_duration(value: Any) -> None:
+    # the digits of a duration become one int: refuse text Python would choke on
+    if isinstance(value, str) and len(value) > 64:
+        raise fail(f"malformed duration ({len(value)} characters; {durations.EXAMPLES})")
+
+
 def _duration_ms(value: Any) -> int:
+    _short_duration(value)
     if _is_plain_int(value) and value >= 0:
-        # already normalized (a model rebuilt from Python data)
-        return value
-    try:
-        return durations.parse_duration(value)
-    except durations.DurationError as exc:
-        raise fail(str(exc)) from None
+        ms = value   # already normalized (a model rebuilt from Python data)
+    else:
+        try:
+            ms = durations.parse_duration(value)
+        except durations.DurationError as exc:
+            raise fail(str(exc)) from None
+    if ms > MAX_DURATION_MS:
+        raise fail(_DURATION_CAP)
+    return ms
 
 
 def _prom_duration(value: Any) -> str:
+    _short_duration(value)
     try:
-        return durations.normalize_duration(value)
+        ms = durations.parse_duration(value)
     except durations.DurationError as exc:
         raise fail(str(exc)) from None
+    if ms > MAX_DURATION_MS:
+        raise fail(_DURATION_CAP)
+    return durations.format_duration(ms)
 
 
 _DURATION_SCHEMA = {"type": "string", "pattern": durations.PATTERN.replace(r"\d", "[0-9]"),
