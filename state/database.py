@@ -15,7 +15,6 @@ from typing import Iterator
 from urllib.parse import quote
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
@@ -169,6 +168,10 @@ class Database:
 
     def insert(self, table):
         """INSERT with `on_conflict_do_*` for this backend."""
+        # here, not at the top: the Postgres dialect (and asyncpg's, which it pulls in) costs
+        # 25 ms of every command's start-up on the default SQLite backend
+        from sqlalchemy.dialects import postgresql, sqlite
+
         return (postgresql.insert if self.is_postgres else sqlite.insert)(table)
 
     # --- errors ----------------------------------------------------------------------------
