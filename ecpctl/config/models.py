@@ -6,6 +6,7 @@ Every model forbids unknown fields; field types carry their own short error mess
 from __future__ import annotations
 
 import difflib
+import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -14,7 +15,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from ecpctl.config.limits import INT32_MAX, MAX_HOURS_PER_MONTH, MAX_SESSIONS
+from ecpctl.kernel.quantity import parse_cpu, parse_memory
 from ecpctl.config.types import (
     AlertName, DnsName, DurationMs, Email, EnvVarName, ExtensionName, HttpUrl, ImageRegistry,
     ImageTag, LabelKey, LabelValue, NonEmptyStr, ObjectName, Percentage, PgToken, PromDuration,
@@ -63,10 +64,7 @@ def _service_type(value: Any) -> str:
 
 ServiceType = Annotated[str, BeforeValidator(_service_type),
                         WithJsonSchema({"type": "string", "enum": list(SERVICE_TYPES)})]
-Sessions = whole_number(ge=0, cap=MAX_SESSIONS, cap_reason=" (the largest 64-bit integer)")
-UserCount = whole_number(ge=1, cap=INT32_MAX, cap_reason=" (a 32-bit integer in the registry)")
-ConnectionLimit = whole_number(ge=-1, note=" (-1 means no limit)", cap=INT32_MAX,
-                               cap_reason=" (Postgres' CONNECTION LIMIT is a 32-bit integer)")
+Sessions = whole_number(ge=0)
 GpuType = patterned(r"[a-z0-9][a-z0-9-]*", "must be a GPU type name like t4 or a100", max_length=63)
 
 # ====================================================================== Tenant
@@ -94,7 +92,7 @@ class Sla(SpecModel):
     responseTime: DurationMs = Field("200ms", validate_default=True,
                                      description="Response time target, e.g. 150ms "
                                                  "(held as milliseconds).")
-    concurrentUsers: UserCount | None = Field(  # type: ignore[valid-type]
+    concurrentUsers: whole_number(ge=1) | None = Field(  # type: ignore[valid-type]
         None, description="Expected concurrent users (informational).")
 
     @property
@@ -107,12 +105,104 @@ class Sla(SpecModel):
         return Decimal(self.responseTime) / Decimal(1000)
 
 
+# ---------------------------------------------------------------- day 2: backups, cluster policy
+
+_CRON_FIELD = r"(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*"
+_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+def _cron(value: Any) -> str:
+    if not isinstance(value, str):
+        raise fail("must be a string")
+    text = " ".join(value.split())
+    if text in _CRON_MACROS:
+        return text
+    fields = text.split(" ")
+    if len(fields) != 5 or not all(re.fullmatch(_CRON_FIELD, f) for f in fields):
+        raise fail("must be a cron schedule of 5 fields, e.g. \"0 2 * * *\" (minute hour "
+                   "day-of-month month day-of-week), or @daily")
+    return text
+
+
+CronSchedule = Annotated[str, BeforeValidator(_cron), WithJsonSchema({
+    "type": "string", "description": "cron schedule (5 fields) or @daily, @hourly, ..."})]
+
+
+def _quantity(parse, example: str):
+    def check(value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise fail(f"must be a quantity like {example}")
+        try:
+            parse(value)
+        except ValueError:
+            raise fail(f"must be a quantity like {example}") from None
+        return str(value)
+    return Annotated[str, BeforeValidator(check), WithJsonSchema(
+        {"type": ["string", "integer"], "description": f"quantity, e.g. {example}"})]
+
+
+CpuQuantity = _quantity(parse_cpu, "500m or 2")
+MemoryQuantity = _quantity(parse_memory, "512Mi or 2Gi")
+BucketName = patterned(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+                       "must be an S3 bucket name (3-63 lowercase letters, digits, '.', '-')")
+ObjectPrefix = patterned(r"[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*",
+                         "must be a key prefix like database or backups/ecp (no leading or "
+                         "trailing '/')", max_length=512)
+ImageRef = patterned(r"[A-Za-z0-9][A-Za-z0-9._:/@-]*", "must be an image reference like "
+                     "postgres:15-alpine", max_length=255)
+BodySize = patterned(r"[0-9]+[kKmMgG]?", "must be a size like 50m (nginx units: k, m, g)")
+Cidr = patterned(r"[0-9a-fA-F:.]+/[0-9]{1,3}", "must be a CIDR like 10.0.0.0/8")
+
+
+class PvcBackupTarget(SpecModel):
+    claimName: ObjectName | None = Field(
+        None, description="An existing PersistentVolumeClaim in the tenant's namespace; when unset "
+                          "ecpctl creates one named ecp-ai-backups (deleted with the tenant).")
+    size: MemoryQuantity = Field("10Gi", description="Size of the claim ecpctl creates.")
+    storageClassName: ObjectName | None = Field(None, description="StorageClass of that claim.")
+
+
+class S3BackupTarget(SpecModel):
+    bucket: BucketName = Field(description="Bucket the dumps are uploaded to.")
+    prefix: ObjectPrefix = Field("database", description="Key prefix; dumps land at "
+                                                         "<prefix>/<tenant>/<tenant>-<time>.dump.")
+    endpoint: HttpUrl | None = Field(None, description="Endpoint of an S3-compatible store "
+                                                       "(MinIO, Ceph); default: AWS S3.")
+    region: NonEmptyStr = "us-east-1"
+
+
+class BackupTarget(SpecModel):
+    pvc: PvcBackupTarget | None = None
+    s3: S3BackupTarget | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "BackupTarget":
+        found = [k for k in ("pvc", "s3") if getattr(self, k) is not None]
+        if len(found) != 1:
+            raise fail("needs exactly one of pvc or s3" + (" (found both)" if found else ""))
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "s3" if self.s3 is not None else "pvc"
+
+
+class DatabaseBackup(SpecModel):
+    """A tenant's own backup settings; unset fields come from the Project's spec.backup."""
+
+    enabled: StrictBool | None = Field(None, description="Default: on when this block is present "
+                                                         "or the Project's backup.enabled is true.")
+    schedule: CronSchedule | None = None
+    retainDays: whole_number(ge=1, le=3650) | None = None  # type: ignore[valid-type]
+    target: BackupTarget | None = None
+
+
 class DatabaseSpec(SpecModel):
     enabled: StrictBool = Field(True, description="Create the tenant's Postgres role, database "
                                                    "and schema.")
     extensions: list[ExtensionName] = Field(default_factory=list,
                                             description="Extensions to create, e.g. pgcrypto.")
-    connectionLimit: ConnectionLimit = Field(  # type: ignore[valid-type]
+    connectionLimit: whole_number(ge=-1, note=" (-1 means no limit)") = Field(  # type: ignore[valid-type]
         50, description="CONNECTION LIMIT of the tenant's role; -1 means no limit.")
     encoding: PgToken = Field("UTF8", description="Database encoding.")
     locale: PgToken = Field("C.UTF-8", description="Database locale (LC_COLLATE and LC_CTYPE), "
@@ -120,6 +210,9 @@ class DatabaseSpec(SpecModel):
     schemas: list[SqlName] = Field(default_factory=list,
                                    description="Extra schemas; the tenant's main schema is always "
                                                "created.")
+    backup: DatabaseBackup | None = Field(
+        None, description="Scheduled pg_dump of the tenant database (a CronJob); defaults from "
+                          "the Project's spec.backup.")
 
     @field_validator("extensions")
     @classmethod
@@ -224,7 +317,17 @@ class MonitoringSpec(SpecModel):
 class IngressSpec(SpecModel):
     host: DnsName = Field(description="Public host name, e.g. acc.ai.example.com.")
     className: ObjectName | None = Field(None, description="IngressClass name.")
-    tlsSecretName: ObjectName | None = Field(None, description="Secret holding the TLS certificate.")
+    tlsSecretName: ObjectName | None = Field(None, description="Secret holding the TLS certificate "
+                                                              "(default ecp-ai-tls with clusterIssuer).")
+    clusterIssuer: ObjectName | None = Field(
+        None, description="cert-manager ClusterIssuer that issues the certificate "
+                          "(annotation cert-manager.io/cluster-issuer), e.g. letsencrypt-prod.")
+    maxBodySize: BodySize | None = Field(
+        None, description="Largest request body (nginx.ingress.kubernetes.io/proxy-body-size), "
+                          "e.g. 50m.")
+    annotations: dict[LabelKey, str] = Field(default_factory=dict,
+                                             description="Further annotations of the Ingress.")
+
 
 
 class AutoscalingSpec(SpecModel):
@@ -362,8 +465,7 @@ class PriceTable(SpecModel):
 
     currency: patterned(r"[A-Z]{3}", "must be a 3-letter currency code like USD",  # type: ignore[valid-type]
                         max_length=3) = "USD"
-    hoursPerMonth: amount(exclusive=True, maximum=MAX_HOURS_PER_MONTH,  # type: ignore[valid-type]
-                          max_reason=" (31 days)") = Decimal("730")  # type: ignore[valid-type]
+    hoursPerMonth: amount(exclusive=True) = Decimal("730")  # type: ignore[valid-type]
     cpuCoreHour: amount() = Decimal("0.04")  # type: ignore[valid-type]
     memoryGiBHour: amount() = Decimal("0.005")  # type: ignore[valid-type]
     gpuHour: dict[GpuType, amount()] = Field(default_factory=_default_gpu_prices)  # type: ignore[valid-type]
@@ -381,6 +483,79 @@ class ProjectMonitoring(SpecModel):
                                   "alertmanager.yml.")
 
 
+class S3Credentials(SpecModel):
+    secretName: ObjectName = Field(description="Secret in each tenant namespace holding the "
+                                               "bucket's access key (put there by the platform, "
+                                               "e.g. an External Secrets Operator).")
+    accessKeyIdKey: NonEmptyStr = "access-key-id"
+    secretAccessKeyKey: NonEmptyStr = "secret-access-key"
+
+
+class ProjectBackup(SpecModel):
+    """Defaults of every tenant's spec.database.backup."""
+
+    enabled: StrictBool = Field(False, description="Back up every tenant that has a database "
+                                                   "(a tenant opts out with backup.enabled: false).")
+    schedule: CronSchedule = "0 2 * * *"
+    retainDays: whole_number(ge=1, le=3650) = 7  # type: ignore[valid-type]
+    target: BackupTarget = Field(default_factory=lambda: BackupTarget(pvc=PvcBackupTarget()))
+    image: ImageRef = Field("postgres:15-alpine", description="Image with pg_dump (its major "
+                                                              "version >= the server's).")
+    uploaderImage: ImageRef = Field("amazon/aws-cli:2.17.0",
+                                    description="Image with the aws CLI, for s3 targets.")
+    s3Credentials: S3Credentials | None = Field(
+        None, description="Where s3 targets take their credentials from (never the spec).")
+
+
+class ResourceAmounts(SpecModel):
+    cpu: CpuQuantity | None = None
+    memory: MemoryQuantity | None = None
+
+
+class LimitRangePolicy(SpecModel):
+    default: ResourceAmounts = Field(
+        default_factory=lambda: ResourceAmounts(cpu="500m", memory="512Mi"),
+        description="Limits of a container that sets none.")
+    defaultRequest: ResourceAmounts = Field(
+        default_factory=lambda: ResourceAmounts(cpu="100m", memory="128Mi"),
+        description="Requests of a container that sets none.")
+    min: ResourceAmounts | None = None
+    max: ResourceAmounts | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "LimitRangePolicy":
+        order = [("min", self.min), ("defaultRequest", self.defaultRequest),
+                 ("default", self.default), ("max", self.max)]
+        for res, parse in (("cpu", parse_cpu), ("memory", parse_memory)):
+            seen = [(n, getattr(a, res)) for n, a in order if a is not None and getattr(a, res)]
+            for (n1, v1), (n2, v2) in zip(seen, seen[1:]):
+                if parse(v1) > parse(v2):
+                    raise fail(f"{n1}.{res} {v1} is more than {n2}.{res} {v2}")
+        return self
+
+
+class QuotaObjects(SpecModel):
+    services: whole_number(ge=0) | None = Field(  # type: ignore[valid-type]
+        None, description="Most Services a tenant namespace may hold.")
+    persistentvolumeclaims: whole_number(ge=0) | None = Field(  # type: ignore[valid-type]
+        None, description="Most PersistentVolumeClaims a tenant namespace may hold.")
+
+
+class EgressPolicy(SpecModel):
+    enabled: StrictBool = Field(False, description="Restrict the tenant pods' outgoing traffic to "
+                                                   "this allow-list (NetworkPolicy egress).")
+    dns: StrictBool = Field(True, description="DNS (port 53) to kube-system.")
+    postgres: StrictBool = Field(True, description="The tenant's Postgres host and port.")
+    https: StrictBool = Field(True, description="Port 443 anywhere (APIs, object storage).")
+    cidrs: list[Cidr] = Field(default_factory=list, description="Further destinations, any port.")
+
+
+class ClusterPolicy(SpecModel):
+    limitRange: LimitRangePolicy = Field(default_factory=LimitRangePolicy)
+    quotaObjects: QuotaObjects = Field(default_factory=QuotaObjects)
+    egress: EgressPolicy = Field(default_factory=EgressPolicy)
+
+
 class WorkspaceSettings(SpecModel):
     demo: StrictBool = False
     description: str | None = None
@@ -392,6 +567,20 @@ class ProjectSpec(SpecModel):
     price: PriceTable = Field(default_factory=PriceTable)
     monitoring: ProjectMonitoring = Field(default_factory=ProjectMonitoring)
     workspaces: dict[SlugName, WorkspaceSettings] = Field(default_factory=dict)
+    backup: ProjectBackup = Field(default_factory=ProjectBackup,
+                                  description="Tenant database backups: defaults of every tenant.")
+    policy: ClusterPolicy = Field(default_factory=ClusterPolicy,
+                                  description="LimitRange, quota object counts and egress of "
+                                              "every tenant namespace.")
+
+    @model_validator(mode="after")
+    def _s3_credentials(self) -> "ProjectSpec":
+        if self.backup.target.kind == "s3" and self.backup.s3Credentials is None:
+            raise cross_reference_error([(("backup", "s3Credentials"),
+                                          "an s3 backup target needs s3Credentials (the Secret "
+                                          "holding the bucket's key)")])
+        return self
+
 
 
 class Project(SpecModel):
@@ -415,4 +604,7 @@ __all__ = [
     "AutoscalingSpec", "Project", "ProjectMetadata", "ProjectSpec", "StateSettings",
     "ProviderSettings", "KubernetesSettings", "PostgresSettings", "GrafanaSettings",
     "AlertmanagerSettings", "PriceTable", "ProjectMonitoring", "WorkspaceSettings",
+    "DatabaseBackup", "BackupTarget", "PvcBackupTarget", "S3BackupTarget", "ProjectBackup",
+    "S3Credentials", "ClusterPolicy", "LimitRangePolicy", "ResourceAmounts", "QuotaObjects",
+    "EgressPolicy",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from ecpctl.expand import policy
 from ecpctl.expand.context import MANAGED_BY, TENANT_LABEL, Builder, ExpandContext
 from ecpctl.kernel.quantity import format_cpu, format_memory
 
@@ -42,12 +43,19 @@ def b64(text: str) -> str:
 
 
 def expand_kubernetes(b: Builder, ctx: ExpandContext, lt, sizing, *, db: dict | None,
-                      db_deps: tuple[str, ...]) -> dict[str, str]:
+                      db_deps: tuple[str, ...], backup=None) -> dict[str, str]:
     """Adds the tenant's core Kubernetes objects; returns addresses by role for later dependencies."""
     t = lt.tenant
     tid = t.metadata.name
     spec = t.spec
     ns = ctx.namespace_prefix + tid
+    policy.check_tenant(lt, ctx.project, [
+        (s.service, {"requests": {"cpu": format_cpu(s.cpu_request_m),
+                                  "memory": format_memory(s.memory_request_mi)},
+                     "limits": {"cpu": format_cpu(s.cpu_limit_m),
+                                "memory": format_memory(s.memory_limit_mi)}})
+        for s in sizing.services], services=len(sizing.services),
+        claims=1 if backup is not None and backup.creates_claim else 0)
     base = labels(tid)
     # label values allow [A-Za-z0-9._-]: the tier above large ("large+") is labelled "large-plus"
     ns_labels = labels(tid, **{"ecp.ai/preset": sizing.preset.replace("+", "-plus")})
@@ -64,19 +72,17 @@ def expand_kubernetes(b: Builder, ctx: ExpandContext, lt, sizing, *, db: dict | 
     addrs["quota"] = add_object(b, {
         "apiVersion": "v1", "kind": "ResourceQuota",
         "metadata": meta("ecp-ai-quota", ns, base),
-        "spec": {"hard": sizing.quota_hard()}}, depends_on=in_ns)
+        "spec": {"hard": policy.quota_hard(ctx.project, sizing.quota_hard(), backup.quota_extra()
+                                           if backup is not None else {})}}, depends_on=in_ns)
     add_object(b, {
         "apiVersion": "v1", "kind": "LimitRange",
         "metadata": meta("ecp-ai-limits", ns, base),
-        "spec": {"limits": [{
-            "type": "Container",
-            "default": {"cpu": "500m", "memory": "512Mi"},
-            "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
-        }]}}, depends_on=in_ns)
+        "spec": policy.limit_range_spec(ctx.project)}, depends_on=in_ns)
     sa = add_object(b, {
         "apiVersion": "v1", "kind": "ServiceAccount",
         "metadata": meta("ecp-ai", ns, base),
         "automountServiceAccountToken": False}, depends_on=in_ns)
+    addrs["serviceaccount"] = sa
 
     config_data = {
         "TENANT_ID": tid,
@@ -94,6 +100,7 @@ def expand_kubernetes(b: Builder, ctx: ExpandContext, lt, sizing, *, db: dict | 
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": meta("ecp-ai-config", ns, base),
         "data": dict(sorted(config_data.items()))}, depends_on=in_ns)
+    addrs["config"] = cm
 
     env_from = [{"configMapRef": {"name": "ecp-ai-config"}}]
     pod_deps = [sa, cm, addrs["quota"]]
@@ -186,11 +193,15 @@ def expand_kubernetes(b: Builder, ctx: ExpandContext, lt, sizing, *, db: dict | 
     if spec.ingress is not None:
         ingress_from.append({"namespaceSelector": {"matchLabels": {
             "kubernetes.io/metadata.name": "ingress-nginx"}}})
+    np_spec: dict[str, Any] = {"podSelector": {}, "policyTypes": ["Ingress"],
+                               "ingress": [{"from": ingress_from}]}
+    egress = policy.egress_rules(ctx.project, db, backup.egress_ports() if backup is not None else ())
+    if egress is not None:
+        np_spec["policyTypes"] = ["Ingress", "Egress"]
+        np_spec["egress"] = egress
     add_object(b, {
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": meta("ecp-ai-default", ns, base),
-        "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
-                 "ingress": [{"from": ingress_from}]}}, depends_on=in_ns)
+        "metadata": meta("ecp-ai-default", ns, base), "spec": np_spec}, depends_on=in_ns)
 
     if spec.ingress is not None and sizing.services:
         ing = spec.ingress
@@ -200,10 +211,11 @@ def expand_kubernetes(b: Builder, ctx: ExpandContext, lt, sizing, *, db: dict | 
             for s in sizing.services]}}]}
         if ing.className:
             ing_spec["ingressClassName"] = ing.className
-        if ing.tlsSecretName:
-            ing_spec["tls"] = [{"hosts": [ing.host], "secretName": ing.tlsSecretName}]
+        if policy.tls_secret(ing):
+            ing_spec["tls"] = [{"hosts": [ing.host], "secretName": policy.tls_secret(ing)}]
         add_object(b, {
             "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-            "metadata": meta("ecp-ai", ns, base), "spec": ing_spec}, depends_on=in_ns)
+            "metadata": meta("ecp-ai", ns, base, policy.ingress_annotations(ing) or None),
+            "spec": ing_spec}, depends_on=in_ns)
     addrs["ns_name"] = ns
     return addrs

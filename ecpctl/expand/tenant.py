@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ecpctl.kernel import ConfigError
+from ecpctl.expand.backup import expand_backup, resolve as resolve_backup
 from ecpctl.expand.context import Builder, ExpandContext
 from ecpctl.expand.kubernetes import expand_kubernetes
 from ecpctl.expand.monitoring import expand_monitoring
@@ -17,7 +18,10 @@ def expand_tenant(lt, sizing, ctx: ExpandContext) -> list[Resource]:
     db, db_deps = (None, ())
     if lt.tenant.spec.database.enabled:
         db, db_deps = expand_postgres(b, ctx, lt)
-    k8s = expand_kubernetes(b, ctx, lt, sizing, db=db, db_deps=db_deps)
+    backup = resolve_backup(lt, ctx)
+    k8s = expand_kubernetes(b, ctx, lt, sizing, db=db, db_deps=db_deps, backup=backup)
+    if backup is not None:
+        expand_backup(b, ctx, lt, backup, k8s)
     expand_monitoring(b, ctx, lt, sizing, k8s)
     return b.resources
 
