@@ -15,7 +15,7 @@ from ecpctl.kernel import Diagnostic, ProviderError
 from ecpctl.graph import check_acyclic
 from ecpctl.plan import Action, Plan, ResourceChange
 from ecpctl.kernel import Unreachable
-from ecpctl.kernel.retry import with_retries
+from ecpctl.kernel.retry import DEFAULT as RETRY
 from ecpctl.walk import walk
 from ecpctl.kernel import ResourceState
 from providers.protocol import ApplyRequest, DeleteRequest
@@ -96,10 +96,9 @@ def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=N
         kw = {"on_retry": lambda exc, d: progress(address, f"retrying in {d:.1f}s: {exc.reason}")}
         if retry_sleep is not None:
             kw["sleep"] = retry_sleep
-        if outages.down(provider):
-            kw["attempts"] = 1
+        policy = RETRY.with_attempts(1) if outages.down(provider) else RETRY
         try:
-            result = with_retries(fn, **kw)
+            result = policy.call(fn, **kw)
         except Unreachable:
             outages.failed(provider)
             raise
@@ -122,11 +121,13 @@ def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=N
                                                             replace=replace, progress=progress)))
         _raise_errors(c.address, "apply", resp.diagnostics)
         if resp.state is None:
-            raise ProviderError("apply: provider returned no state", address=c.address)
+            raise ProviderError("the provider returned no state", address=c.address,
+                                operation="apply")
         return resp.state
 
     def work(address: str) -> None:
         c = by_addr[address]
+        op = "delete" if c.action is Action.DELETE else "apply"
         try:
             if c.action is Action.DELETE:
                 delete(c.prior)
@@ -134,8 +135,10 @@ def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=N
                 bump = "destroyed"
             elif c.action is Action.REPLACE:
                 if c.prior is not None:
+                    op = "delete"
                     delete(c.prior)
                     store.remove_resource(ws, address, lock=lock)
+                op = "apply"
                 store.put_resource(ws, create(c, None, True), lock=lock)
                 with counts_lock:
                     counts["destroyed"] += 1
@@ -144,10 +147,7 @@ def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=N
                 store.put_resource(ws, create(c, c.prior, False), lock=lock)
                 bump = "added" if c.action is Action.CREATE else "changed"
         except ProviderError as exc:
-            if exc.address is None:
-                raise ProviderError(exc.reason, address=address, retryable=exc.retryable,
-                                    retry_after=exc.retry_after) from exc
-            raise
+            raise exc.located(address, op)
         with counts_lock:
             counts[bump] += 1
 
@@ -192,5 +192,5 @@ class _Outages:
 def _raise_errors(address: str, op: str, diags) -> None:
     for d in diags:
         if d.severity.value == "error":
-            raise ProviderError(f"{op}: {d.summary}" + (f": {d.detail}" if d.detail else ""),
-                                address=address)
+            raise ProviderError(d.summary + (f": {d.detail}" if d.detail else ""),
+                                address=address, operation=op)

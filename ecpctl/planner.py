@@ -15,7 +15,7 @@ from ecpctl.graph import build_graph, downstream, upstream
 from ecpctl.kernel.paths import changed_paths
 from ecpctl.plan import Action, Plan, ResourceChange
 from ecpctl.kernel import Resource, matches
-from ecpctl.kernel.retry import with_retries
+from ecpctl.kernel.retry import DEFAULT as RETRY
 from providers.protocol import (LiveObject, PlanRequest, ReadRequest, ResourceState,
                                 ValidateRequest)
 from providers.registry import ProviderSet, provider_class
@@ -73,8 +73,8 @@ def _read_all(providers: ProviderSet, desired: Sequence[Resource], prior: Sequen
 
     def read_one(name: str):
         d, p = by_provider[name]
-        # a throttled or briefly unreachable server is read again, within with_retries' bounds
-        return name, with_retries(lambda: providers.get(name).read(ReadRequest(desired=d, prior=p)))
+        # a throttled or briefly unreachable server is read again, within the retry policy's bounds
+        return name, RETRY.call(lambda: providers.get(name).read(ReadRequest(desired=d, prior=p)))
 
     live: dict[str, LiveObject] = {}
     diags: list[Diagnostic] = []
@@ -125,7 +125,7 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
         for name in sorted({r.provider for r in scoped_desired}):
             req = ValidateRequest(resources=[r for r in scoped_desired if r.provider == name],
                                   strict=opts.strict)
-            resp = with_retries(lambda: providers.get(name).validate(req))
+            resp = RETRY.call(lambda: providers.get(name).validate(req))
             diags.extend(resp.diagnostics)
         live, read_diags, requests = _read_all(providers, scoped_desired, scoped_prior,
                                                opts.parallelism)
@@ -201,11 +201,10 @@ def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
     diags: tuple[Diagnostic, ...] = ()
     if providers is not None:
         try:
-            resp = with_retries(
+            resp = RETRY.call(
                 lambda: providers.get(d.provider).plan(PlanRequest(desired=d, prior=p, live=lv)))
         except ProviderError as exc:
-            raise ProviderError(f"plan: {exc.reason}", address=d.address,
-                                retryable=exc.retryable) from exc
+            raise exc.located(d.address, "plan")
         planned = dict(resp.planned)
         replace_paths = tuple(resp.requires_replace) or _static_replace(d.provider, d.type)
         provider_before = resp.before

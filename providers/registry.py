@@ -11,16 +11,17 @@ import os
 import threading
 from typing import Any, Mapping
 
-from ecpctl.kernel import Diagnostic, ProviderError, ProviderNotConfigured, has_errors
+from ecpctl.kernel import Diagnostic, ProviderNotConfigured, has_errors
 from providers.protocol import ConfigureRequest, Provider
 
-PROVIDER_NAMES = ("kubernetes", "postgres", "grafana", "alertmanager")
+PROVIDER_NAMES = ("kubernetes", "postgres", "grafana", "alertmanager", "prometheus")
 
 BUILTIN: dict[str, str] = {
     "kubernetes": "providers.kubernetes:KubernetesProvider",
     "postgres": "providers.postgres:PostgresProvider",
     "grafana": "providers.grafana:GrafanaProvider",
     "alertmanager": "providers.alertmanager:AlertmanagerProvider",
+    "prometheus": "providers.prometheus:PrometheusRulesProvider",
 }
 
 
@@ -30,7 +31,8 @@ def _overrides() -> dict[str, str]:
     for item in filter(None, (p.strip() for p in raw.split(","))):
         name, _, target = item.partition("=")
         if not target:
-            raise ProviderError(f"ECPCTL_PROVIDER_OVERRIDES: {item!r} is not NAME=module:Class")
+            raise ProviderNotConfigured(
+                f"ECPCTL_PROVIDER_OVERRIDES: {item!r} is not NAME=module:Class")
         out[name.strip()] = target.strip()
     return out
 
@@ -75,8 +77,7 @@ class ProviderSet:
                                                    options=self._options.get(name) or {}))
             errors = [d for d in resp.diagnostics if d.severity.value == "error"]
             if has_errors(resp.diagnostics):
-                raise ProviderNotConfigured(f"provider {name}: " + errors[0].one_line(),
-                                            retryable=False)
+                raise ProviderNotConfigured(f"provider {name}: " + errors[0].one_line())
             self.warnings.extend(resp.diagnostics)
             self._instances[name] = inst
             return inst

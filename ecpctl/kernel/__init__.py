@@ -6,14 +6,14 @@ retry policy, quantities, durations, attribute paths and ownership marks are its
 
 from ecpctl.kernel.diagnostics import Diagnostic, Severity, has_errors
 from ecpctl.kernel.errors import (Conflict, ConfigError, EcpctlError, Forbidden, GraphError,
-                                  Invalid, LockError, NotFound, ProviderError,
+                                  InUse, Invalid, LockError, NotFound, ProviderError,
                                   ProviderNotConfigured, ServerError, StateError, Throttled,
                                   Timeout, Unreachable)
 from ecpctl.kernel.identity import ADDRESS_PREFIX, Address, make_address, matches
 from ecpctl.kernel.resource import Resource, ResourceState, get_path
 
 __all__ = ["Diagnostic", "Severity", "has_errors", "Conflict", "ConfigError", "EcpctlError",
-           "Forbidden", "GraphError", "Invalid", "LockError", "NotFound", "ProviderError",
+           "Forbidden", "GraphError", "InUse", "Invalid", "LockError", "NotFound", "ProviderError",
            "ProviderNotConfigured", "ServerError", "StateError", "Throttled", "Timeout",
            "Unreachable", "ADDRESS_PREFIX", "Address", "make_address", "matches", "Resource",
            "ResourceState", "get_path"]

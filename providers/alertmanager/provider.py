@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
-from ecpctl.kernel import Diagnostic, ProviderError, ProviderNotConfigured
+from ecpctl.kernel import (Diagnostic, Forbidden, InUse, Invalid, NotFound, ProviderError,
+                           ProviderNotConfigured)
 from providers.alertmanager import config as amc
 from providers.alertmanager.server import AlertmanagerAPI, check_config, find_amtool
 from providers.protocol import (ApplyRequest, ApplyResponse, ConfigureRequest, ConfigureResponse,
@@ -29,7 +30,7 @@ TYPES = ("receiver", "route")
 BACKUP_SUFFIX = ".ecpctl-backup"
 
 
-class _Rejected(ProviderError):
+class _Rejected(Invalid):
     """amtool refused the merged file (a permanent error of the resources in the batch)."""
 
 
@@ -99,15 +100,17 @@ class AlertmanagerProvider(Provider):
         try:
             return path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ProviderError(f"cannot read {path} (providers.alertmanager.configFile): "
-                                f"{exc.strerror or exc}") from exc
+            kind = (NotFound if isinstance(exc, FileNotFoundError) else
+                    Forbidden if isinstance(exc, PermissionError) else ProviderError)
+            raise kind(f"cannot read {path} (providers.alertmanager.configFile): "
+                       f"{exc.strerror or exc}") from exc
 
     def _load(self, text: str):
         path, _, _ = self._need()
         try:
             return amc.load(text)
         except amc.ConfigFileError as exc:
-            raise ProviderError(f"{path}: {exc}") from exc
+            raise Invalid(f"{path}: {exc}") from exc
 
     # --- validate / read / plan --------------------------------------------------------------
 
@@ -162,7 +165,7 @@ class AlertmanagerProvider(Provider):
     def apply(self, req: ApplyRequest) -> ApplyResponse:
         d = req.desired
         if d.type not in TYPES:
-            raise ProviderError(f"unknown alertmanager resource type {d.type!r}", address=d.address)
+            raise Invalid(f"unknown alertmanager resource type {d.type!r}", address=d.address)
         key = self._key(d.type, d.attributes, d.name)
         attrs = dict(d.attributes)
         if req.progress:
@@ -197,8 +200,8 @@ class AlertmanagerProvider(Provider):
             users = amc.routes_using(doc, key)
             if users:
                 # the tenant's route is being changed or removed in the same apply: try again
-                raise ProviderError(f"receiver {key!r} is still used by {', '.join(users)}",
-                                    address=p.address, retryable=True)
+                raise InUse(f"receiver {key!r} is still used by {', '.join(users)}",
+                            address=p.address)
 
         self._submit(_Change(p.address, mutate, lambda doc: None))
         return DeleteResponse()
@@ -206,7 +209,7 @@ class AlertmanagerProvider(Provider):
     def import_resource(self, req: ImportRequest) -> ImportResponse:
         """ID: a receiver's full name (`acme/ops`) or a route's tenant id (`acme`)."""
         if req.type not in TYPES:
-            raise ProviderError(f"cannot import a {req.type}", address=req.address)
+            raise Invalid(f"cannot import a {req.type}", address=req.address)
         doc = self._load(self._read_text())
         obs = self._observe(doc, req.type, req.id)
         if obs is None:
@@ -231,9 +234,8 @@ class AlertmanagerProvider(Provider):
         change.done.wait()
         if change.error is not None:
             err = change.error
-            if isinstance(err, ProviderError) and err.address is None:
-                raise ProviderError(err.reason, address=change.address, retryable=err.retryable,
-                                    retry_after=err.retry_after) from err
+            if isinstance(err, ProviderError):
+                raise err.located(change.address)
             raise err
         return change
 
@@ -335,15 +337,17 @@ class AlertmanagerProvider(Provider):
                     return
                 refused = (f"the running Alertmanager did not load {path} (is it started with "
                            f"--config.file={path}?)")
+                kind: type[ProviderError] = ProviderError
             else:
                 refused = f"Alertmanager refused the new config on reload: {refused}"
-            retryable = False
+                kind = Invalid
+            cause: ProviderError | None = None
         except ProviderError as exc:
-            refused, retryable = f"reload: {exc.reason}", exc.retryable
+            refused, kind, cause = f"reload: {exc.reason}", type(exc), exc
         self._write(path, old)
         try:
             api.reload()
             restored = "the previous file was restored and reloaded"
         except ProviderError:
             restored = "the previous file was restored (Alertmanager could not be reloaded)"
-        raise ProviderError(f"{refused}; {restored}", retryable=retryable)
+        raise kind(f"{refused}; {restored}") from cause

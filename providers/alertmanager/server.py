@@ -1,11 +1,16 @@
 """The two outside parties of file mode: `amtool check-config` and the running Alertmanager's HTTP
-API (`POST /-/reload`, `GET /api/v2/status`); their failures become ProviderErrors here."""
+API (`POST /-/reload`, `GET /api/v2/status`). This is the provider's edge: a failed run or call
+becomes the kernel's typed error here, the cause chained. Each run and call is logged to
+`ecpctl.alertmanager` with its duration and outcome (exit status, HTTP status or error class) at
+INFO, and amtool's output or the response's size at DEBUG."""
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +18,11 @@ import httpx
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from ecpctl.kernel import ProviderError
+from ecpctl.kernel import (Invalid, NotFound, ProviderError, ServerError, Throttled, Timeout,
+                           Unreachable)
 
 CHECK_TIMEOUT = 60.0
+log = logging.getLogger("ecpctl.alertmanager")
 
 
 def find_amtool(setting: str) -> str | None:
@@ -26,11 +33,14 @@ def find_amtool(setting: str) -> str | None:
 
 def check_config(amtool: str, path: Path) -> str | None:
     """None when amtool accepts the file, else its complaint (one paragraph)."""
+    started = time.monotonic()
     try:
         out = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True,
                              timeout=CHECK_TIMEOUT, cwd=path.parent)
     except (OSError, subprocess.SubprocessError) as exc:
-        raise ProviderError(f"cannot run {amtool} check-config: {exc}") from exc
+        _log_run(amtool, started, exc.__class__.__name__, "")
+        raise run_error(exc)(f"cannot run {amtool} check-config: {exc}") from exc
+    _log_run(amtool, started, f"exit {out.returncode}", out.stdout + out.stderr)
     if out.returncode == 0:
         return None
     text = out.stdout + out.stderr
@@ -44,6 +54,36 @@ def check_config(amtool: str, path: Path) -> str | None:
     return reason
 
 
+def run_error(exc: BaseException) -> type[ProviderError]:
+    """The kernel's type for a tool that could not be run to its end."""
+    if isinstance(exc, subprocess.TimeoutExpired):
+        return Timeout
+    if isinstance(exc, FileNotFoundError):
+        return NotFound
+    return ProviderError
+
+
+def _log_run(tool: str, started: float, outcome: str, output: str) -> None:
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s check-config -> %s in %.1f ms", tool, outcome,
+                 (time.monotonic() - started) * 1000)
+        log.debug("%s check-config output: %s", tool, " ".join(output.split())[:2000])
+
+
+def status_error(code: int) -> type[ProviderError]:
+    if code == 429:
+        return Throttled
+    if code == 504:
+        return Timeout
+    if code >= 500:
+        return ServerError
+    if code == 404:
+        return NotFound
+    if code in (400, 422):
+        return Invalid
+    return ProviderError
+
+
 class AlertmanagerAPI:
     def __init__(self, url: str, *, timeout: float = 30.0):
         self.url = url.rstrip("/")
@@ -53,12 +93,25 @@ class AlertmanagerAPI:
         self._http.close()
 
     def _call(self, method: str, path: str) -> httpx.Response:
+        started = time.monotonic()
         try:
-            return self._http.request(method, self.url + path)
+            r = self._http.request(method, self.url + path)
         except httpx.HTTPError as exc:
-            raise ProviderError(f"cannot reach Alertmanager at {self.url} "
-                                f"(providers.alertmanager.url): {exc.__class__.__name__}: {exc}",
-                                retryable=True) from exc
+            self._log(method, path, started, exc.__class__.__name__, None)
+            kind = (Timeout if isinstance(exc, httpx.TimeoutException) else
+                    Unreachable if isinstance(exc, (httpx.TransportError, httpx.StreamError)) else
+                    ProviderError)
+            raise kind(f"cannot reach Alertmanager at {self.url} "
+                       f"(providers.alertmanager.url): {exc.__class__.__name__}: {exc}") from exc
+        self._log(method, path, started, r.status_code, len(r.content))
+        return r
+
+    @staticmethod
+    def _log(method: str, path: str, started: float, outcome, size: int | None) -> None:
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s %s -> %s in %.1f ms", method, path, outcome,
+                     (time.monotonic() - started) * 1000)
+            log.debug("%s %s received=%s bytes", method, path, size)
 
     def reload(self) -> str | None:
         """None when Alertmanager loaded the file, else why not (its own words)."""
@@ -70,8 +123,8 @@ class AlertmanagerAPI:
     def running_config(self) -> dict[str, Any]:
         r = self._call("GET", "/api/v2/status")
         if r.status_code != 200:
-            raise ProviderError(f"GET /api/v2/status: HTTP {r.status_code}: {r.text[:300]}",
-                                retryable=r.status_code >= 500)
+            raise status_error(r.status_code)(
+                f"GET /api/v2/status: HTTP {r.status_code}: {r.text[:300]}")
         try:
             original = r.json()["config"]["original"]
             return YAML(typ="safe").load(original) or {}

@@ -3,26 +3,37 @@
 httpx rather than grafana-client: grafana-client 4+ depends on niquests, which installs
 urllib3-future in place of the `urllib3` module that the kubernetes client's transport uses; the
 few endpoints ecpctl needs do not justify that risk.
+
+`request` is the one edge: httpx's exceptions and Grafana's error statuses become the kernel's typed
+errors here (the most specific wins, the cause chained). Every call is logged to `ecpctl.grafana`:
+at INFO its method, path, status (or error class) and duration, at DEBUG its query and sizes.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import Counter
 from typing import Any
 
 import httpx
 
-from ecpctl.kernel import ProviderError
+from ecpctl.kernel import Conflict as KernelConflict
+from ecpctl.kernel import (Forbidden, Invalid, ProviderError, ServerError, Throttled, Timeout,
+                           Unreachable)
+from ecpctl.kernel import NotFound as KernelNotFound
+from ecpctl.kernel import scrub as kernel_scrub
 
 TIMEOUT = 30.0
+log = logging.getLogger("ecpctl.grafana")
 
 
-class NotFound(ProviderError):
+class NotFound(KernelNotFound):
     """404: the object does not exist."""
 
 
-class Conflict(ProviderError):
+class Conflict(KernelConflict):
     """412 or 409: someone else changed the object, or the name or uid is taken."""
 
     def __init__(self, message: str, *, status: str = ""):
@@ -35,6 +46,7 @@ class GrafanaClient:
                  timeout: float = TIMEOUT):
         self.url = url.rstrip("/")
         self._token = token
+        kernel_scrub.remember(token)
         self._token_env = token_env
         self._http = httpx.Client(
             base_url=self.url, timeout=timeout, trust_env=True,
@@ -54,18 +66,20 @@ class GrafanaClient:
         op = f"{method} {path}"
         with self._count_lock:
             self.counts[method] += 1
+        started = time.monotonic()
         try:
             r = self._http.request(method, path, params=params, json=json)
         except httpx.HTTPError as exc:
-            raise ProviderError(f"{op}: cannot reach Grafana at {self.url} "
-                                f"(providers.grafana.url): {exc.__class__.__name__}: "
-                                f"{self._scrub(str(exc))}", retryable=True) from exc
+            _log_call(method, path, params, started, exc.__class__.__name__)
+            raise transport_error(exc)(f"{op}: cannot reach Grafana at {self.url} "
+                                       f"(providers.grafana.url): {exc.__class__.__name__}: "
+                                       f"{self._scrub(str(exc))}") from exc
+        _log_call(method, path, params, started, r.status_code, size=len(r.content))
         if r.status_code < 300:
             try:
                 return r.json() if r.content else None
             except ValueError as exc:
-                raise ProviderError(f"{op}: Grafana answered with something that is not JSON",
-                                    retryable=True) from exc
+                raise ServerError(f"{op}: Grafana answered with something that is not JSON") from exc
         self._raise(r, op, what)
 
     def _raise(self, r: httpx.Response, op: str, what: str) -> None:
@@ -80,23 +94,42 @@ class GrafanaClient:
         code = r.status_code
         subject = what or op
         if code == 401:
-            raise ProviderError(
+            raise Forbidden(
                 f"{op}: Grafana rejected the API token in ${self._token_env} "
                 f"(providers.grafana.tokenEnv): 401 {message}")
         if code == 403:
-            raise ProviderError(
+            raise Forbidden(
                 f"{op}: the API token in ${self._token_env} may not do this (403 {message}); "
                 f"give its service account the Editor role (Admin to delete folders)")
         if code == 404:
             raise NotFound(f"{subject}: not found")
         if code in (409, 412):
             raise Conflict(f"{subject}: {message or 'conflict'}", status=status)
+        if code in (400, 422):
+            raise Invalid(f"{op}: Grafana answered {code} {message}".rstrip())
         if code == 429 or code >= 500:
             retry_after = r.headers.get("Retry-After")
             try:
                 delay = float(retry_after) if retry_after else None
             except ValueError:
                 delay = None
-            raise ProviderError(f"{op}: Grafana answered {code} {message}".rstrip(),
-                                retryable=True, retry_after=delay)
+            cls = Throttled if code == 429 else Timeout if code == 504 else ServerError
+            raise cls(f"{op}: Grafana answered {code} {message}".rstrip(), retry_after=delay)
         raise ProviderError(f"{op}: Grafana answered {code} {message}".rstrip())
+
+
+def transport_error(exc: httpx.HTTPError) -> type[ProviderError]:
+    """The kernel's type for an httpx failure that got no answer (shared with Alertmanager's)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return Timeout
+    if isinstance(exc, (httpx.TransportError, httpx.StreamError)):
+        return Unreachable
+    return ProviderError
+
+
+def _log_call(method: str, path: str, params, started: float, outcome, *,
+              size: int | None = None) -> None:
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s %s -> %s in %.1f ms", method, path, outcome,
+                 (time.monotonic() - started) * 1000)
+        log.debug("%s %s params=%s received=%s bytes", method, path, dict(params or {}), size)

@@ -18,7 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Mapping
 
 from ecpctl.kernel.ownership import DASHBOARD_TAG as TAG
-from ecpctl.kernel import Diagnostic, ProviderError, ProviderNotConfigured
+from ecpctl.kernel import Conflict as KernelConflict
+from ecpctl.kernel import (Diagnostic, Invalid, ProviderError, ProviderNotConfigured,
+                           ServerError)
 from providers.grafana.client import Conflict, GrafanaClient, NotFound
 from providers.protocol import (ApplyRequest, ApplyResponse, ConfigureRequest, ConfigureResponse,
                                 DeleteRequest, DeleteResponse, ImportRequest, ImportResponse,
@@ -197,12 +199,9 @@ class GrafanaProvider(Provider):
             elif d.type == "dashboard":
                 observed, private = self._apply_dashboard(d.attributes, req)
             else:
-                raise ProviderError(f"unknown grafana resource type {d.type!r}")
+                raise Invalid(f"unknown grafana resource type {d.type!r}")
         except ProviderError as exc:
-            if exc.address is not None:
-                raise
-            raise ProviderError(exc.reason, address=d.address, retryable=exc.retryable,
-                                retry_after=exc.retry_after) from exc
+            raise exc.located(d.address, "apply")
         return ApplyResponse(state=ResourceState(
             address=d.address, provider=self.name, type=d.type, name=d.name, tenant=d.tenant,
             attributes=dict(d.attributes), observed=observed, sensitive=tuple(d.sensitive),
@@ -231,7 +230,7 @@ class GrafanaProvider(Provider):
                                    json={"title": title, "version": f.get("version"),
                                          "overwrite": False}, what=f"folder {uid}")
             except Conflict as exc:
-                raise ProviderError(f"conflict: folder {uid} could not be renamed to {title!r}: "
+                raise KernelConflict(f"conflict: folder {uid} could not be renamed to {title!r}: "
                                     f"{exc.reason}") from exc
         return {"uid": f["uid"], "title": f["title"]}, {"version": f.get("version")}
 
@@ -256,21 +255,20 @@ class GrafanaProvider(Provider):
                            what=f"dashboard {title!r} (uid {uid})")
         except Conflict as exc:
             if exc.status == "name-exists":
-                raise ProviderError(f"conflict: another dashboard in folder {folder} is already "
+                raise KernelConflict(f"conflict: another dashboard in folder {folder} is already "
                                     f"titled {title!r}; rename or move it") from exc
             if expected is None:
-                raise ProviderError(
+                raise KernelConflict(
                     f"conflict: a dashboard with uid {uid} already exists in Grafana but ecpctl "
                     f"did not find it by its {TAG!r} tag; adopt it with `ecpctl import "
                     f"{req.desired.address} {uid}` or delete it in Grafana") from exc
-            raise ProviderError(
+            raise KernelConflict(
                 f"conflict: dashboard {title!r} (uid {uid}) was changed in Grafana since ecpctl "
                 f"read it at version {expected} ({exc.status or 'version-mismatch'}); run plan "
                 f"again to see the change, then apply") from exc
         got = self._get_dashboard(uid)
         if got is None:
-            raise ProviderError(f"dashboard {uid} is not in Grafana after it was saved",
-                                retryable=True)
+            raise ServerError(f"dashboard {uid} is not in Grafana after it was saved")
         dash, meta = got
         self._remember(uid, dash.get("version"))
         return (dashboard_view(uid, meta.get("folderUid") or "", dash),
@@ -296,7 +294,7 @@ class GrafanaProvider(Provider):
                                       params={"folderUIDs": uid, "type": "dash-db"}) or []
                 if left:
                     titles = ", ".join(repr(h.get("title")) for h in left[:5])
-                    raise ProviderError(
+                    raise KernelConflict(
                         f"folder {uid} still holds {len(left)} dashboard(s) ecpctl does not "
                         f"manage ({titles}); move or delete them in Grafana, then apply again")
                 if req.progress:
@@ -306,10 +304,7 @@ class GrafanaProvider(Provider):
                 except NotFound:
                     pass
         except ProviderError as exc:
-            if exc.address is not None:
-                raise
-            raise ProviderError(exc.reason, address=p.address, retryable=exc.retryable,
-                                retry_after=exc.retry_after) from exc
+            raise exc.located(p.address, "delete")
         return DeleteResponse()
 
     def import_resource(self, req: ImportRequest) -> ImportResponse:
@@ -331,7 +326,7 @@ class GrafanaProvider(Provider):
             attrs = dashboard_view(req.id, meta.get("folderUid") or "", dash)
             private = {"version": dash.get("version"), "id": dash.get("id")}
         else:
-            raise ProviderError(f"cannot import a {req.type}", address=req.address)
+            raise Invalid(f"cannot import a {req.type}", address=req.address)
         d = req.desired
         return ImportResponse(state=ResourceState(
             address=req.address, provider=self.name, type=req.type, name=req.name,

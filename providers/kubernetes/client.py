@@ -2,12 +2,16 @@
 
 Requests go through the official client's `ApiClient` (its kubeconfig loading, TLS, token refresh
 and urllib3 pool) but skip its model classes: bodies are plain JSON, as the provider works on
-manifests. Every failure becomes a `KubeError` here and a `ProviderError` at the provider's edge.
+manifests. Every failure becomes a `KubeError` here and, through `to_provider_error` (the one
+edge), the kernel's typed error for it. Every request is logged to `ecpctl.kubernetes`: at INFO its
+method, path, status (or error) and duration; at DEBUG also its query, content type and sizes.
+Bodies are never logged (Secrets travel in them).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -16,15 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ecpctl.kernel import ProviderError
-from ecpctl.kernel import Unreachable
-from ecpctl.kernel.retry import backoff
+from ecpctl.kernel import (Conflict, Forbidden, Invalid, NotFound, ProviderError, ServerError,
+                           Throttled, Timeout, Unreachable)
+from ecpctl.kernel.retry import THROTTLE
 
 APPLY_PATCH = "application/apply-patch+yaml"
 DEFAULT_TIMEOUT = (10.0, 60.0)      # connect, read (seconds)
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
-THROTTLE_ATTEMPTS = 10              # sends of one request while the server answers 429
-THROTTLE_DEADLINE = 60.0            # seconds: no new send of a throttled request after this
+THROTTLE_ATTEMPTS = THROTTLE.attempts   # sends of one request while the server answers 429
+
+log = logging.getLogger("ecpctl.kubernetes")
 
 
 class NotConfigured(Exception):
@@ -167,36 +172,46 @@ class KubeClient:
                 sleep: Callable[[float], None] = time.sleep) -> Any:
         """Send one request; returns the decoded JSON body (None when empty) or raises KubeError.
 
-        A 429 (the server sheds load before doing anything) is sent again here, as client-go does:
-        up to THROTTLE_ATTEMPTS times within THROTTLE_DEADLINE seconds, each after the server's
-        Retry-After plus a jittered backoff, so parallel workers do not come back in step. Every
-        attempt is counted under its verb; each 429 also under `throttled`."""
-        start = time.monotonic()
-        for attempt in range(1, THROTTLE_ATTEMPTS + 1):
+        A 429 (the server sheds load before doing anything) is sent again here, as client-go does,
+        under the THROTTLE retry policy: each time after the server's Retry-After plus a jittered
+        backoff, so parallel workers do not come back in step. Every attempt is counted under its
+        verb; each 429 also under `throttled`."""
+        def send() -> Any:
             try:
                 return self._send(method, path, verb=verb, query=query, body=body,
                                   content_type=content_type, accept=accept, timeout=timeout)
             except KubeError as exc:
-                if exc.status != 429:
-                    raise
-                self.count("throttled")
-                delay = backoff(attempt, exc.retry_after)
-                if attempt == THROTTLE_ATTEMPTS or time.monotonic() - start + delay > THROTTLE_DEADLINE:
-                    raise
-                sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+                if exc.status == 429:
+                    self.count("throttled")
+                raise
+
+        return THROTTLE.call(send, retry_if=lambda e: isinstance(e, KubeError) and e.status == 429,
+                             sleep=sleep)
 
     def _send(self, method: str, path: str, *, verb: str, query, body, content_type, accept,
               timeout) -> Any:
-        import urllib3
-        from kubernetes.client.exceptions import ApiException
-
         headers = {"Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
         if body is not None and content_type == APPLY_PATCH and not isinstance(body, (bytes, str)):
             body = json.dumps(body).encode()
         self.count(verb)
+        started = time.monotonic()
+        try:
+            result = self._exchange(method, path, query=query, body=body, headers=headers,
+                                    timeout=timeout)
+        except KubeError as exc:
+            _log_request(method, path, query, content_type, started, exc.status or exc.reason,
+                         error=exc)
+            raise
+        _log_request(method, path, query, content_type, started, result[0], size=len(result[1]))
+        return result[2]
+
+    def _exchange(self, method: str, path: str, *, query, body, headers, timeout
+                  ) -> tuple[int, bytes, Any]:
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
         try:
             m, url, hdrs, b, _ = self.api.param_serialize(
                 method, path, query_params=list(query or ()), header_params=headers, body=body,
@@ -213,9 +228,9 @@ class KubeClient:
             raise KubeError(0, "ConnectionFailed", _connection_reason(exc), method, path) from exc
         if 200 <= status < 300:
             if not raw:
-                return None
+                return status, raw, None
             try:
-                return json.loads(raw)
+                return status, raw, json.loads(raw)
             except ValueError as exc:
                 raise KubeError(status, "BadResponse", "the API server sent a body that is not JSON",
                                 method, path) from exc
@@ -308,19 +323,54 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def _log_request(method: str, path: str, query, content_type, started: float, outcome,
+                 *, size: int | None = None, error: KubeError | None = None) -> None:
+    if not log.isEnabledFor(logging.INFO):
+        return
+    ms = (time.monotonic() - started) * 1000
+    log.info("%s %s -> %s in %.1f ms", method, path, outcome, ms)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("%s %s query=%s content-type=%s %s", method, path, list(query or ()),
+                  content_type or "-",
+                  f"error={error.reason}: {error.message}" if error else f"received={size} bytes")
+
+
+def error_class(err: KubeError) -> type[ProviderError]:
+    """The kernel's type for a failed request: the most specific one for its status."""
+    if err.status == 0:
+        return Timeout if err.message == "timed out" else Unreachable
+    if err.status in (401, 403):
+        return Forbidden
+    if err.status in (404, 410):
+        return NotFound
+    if err.status == 409:
+        return Conflict
+    if err.status in (400, 413, 415, 422):
+        return Invalid
+    if err.status == 429:
+        return Throttled
+    if err.status == 504:
+        return Timeout
+    if err.status >= 500:
+        return ServerError
+    return ProviderError
+
+
 def to_provider_error(err: KubeError, op: str, what: str, *, server: str = "",
                       secrets: Iterable[str] = ()) -> ProviderError:
-    """`op` is the action (`apply`, `list`, ...), `what` names the object or resource."""
+    """The one edge: a failed request as the kernel's typed error. `op` is the action (`apply`,
+    `list`, ...), `what` names the object or resource. Raise it `from` the KubeError."""
+    cls = error_class(err)
     msg = scrub(err.message, secrets)
     if err.status == 0:
         where = f" at {server}" if server else ""
-        return Unreachable(f"{op} {what}: cannot reach the API server{where}: {msg}")
+        return cls(f"{op} {what}: cannot reach the API server{where}: {msg}")
     if err.status == 401:
-        return ProviderError(f"{op} {what}: the API server rejected the credentials (401 "
-                             "Unauthorized); check the kubeconfig's user")
+        return cls(f"{op} {what}: the API server rejected the credentials (401 "
+                   "Unauthorized); check the kubeconfig's user")
     if err.status == 403:
-        return ProviderError(f"{op} {what}: forbidden (403): {msg}")
+        return cls(f"{op} {what}: forbidden (403): {msg}")
     if err.status == 429 or err.status >= 500:
-        return ProviderError(f"{op} {what}: API server busy ({err.status} {err.reason}): {msg}",
-                             retryable=True, retry_after=err.retry_after)
-    return ProviderError(f"{op} {what}: {err.reason}: {msg}" if msg else f"{op} {what}: {err.reason}")
+        return cls(f"{op} {what}: API server busy ({err.status} {err.reason}): {msg}",
+                   retry_after=err.retry_after)
+    return cls(f"{op} {what}: {err.reason}: {msg}" if msg else f"{op} {what}: {err.reason}")

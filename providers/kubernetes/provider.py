@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Iterable, Mapping
 
 from ecpctl.kernel import retry
-from ecpctl.kernel import Diagnostic, ProviderError
+from ecpctl.kernel import (Conflict, Diagnostic, Invalid, NotFound, ProviderError,
+                           ProviderNotConfigured)
 from ecpctl.kernel import Resource, get_path
 from providers.kubernetes import capacity, kinds, owned, ready, ssa
 from providers.kubernetes.client import (KubeClient, KubeError, NotConfigured, resolve_connection,
@@ -137,13 +138,13 @@ class KubernetesProvider(Provider):
     @property
     def client(self) -> KubeClient:
         if self._client is None:
-            raise ProviderError("the kubernetes provider is not configured")
+            raise ProviderNotConfigured("the kubernetes provider is not configured")
         return self._client
 
     @property
     def discovery(self) -> Discovery:
         if self._discovery is None:
-            raise ProviderError("the kubernetes provider is not configured")
+            raise ProviderNotConfigured("the kubernetes provider is not configured")
         return self._discovery
 
     def close(self) -> None:
@@ -178,7 +179,7 @@ class KubernetesProvider(Provider):
             if info is None and attempts > 1:
                 time.sleep(0.25)
         if info is None:
-            raise ProviderError(_missing_kind(api_version, kind, self.discovery))
+            raise NotFound(_missing_kind(api_version, kind, self.discovery))
         return info
 
     def _remember(self, resources: Iterable[Resource]) -> None:
@@ -407,7 +408,7 @@ class KubernetesProvider(Provider):
                     owned.observed(live_obj, self.manager) if live_obj is not None else {},
                     reclaim_replicas=reclaim)
                 if foreign:
-                    raise ProviderError(ssa.describe_conflicts(foreign)) from exc
+                    raise Conflict(ssa.describe_conflicts(foreign)) from exc
                 try:
                     result = ssa.apply_manifest(self.client, info, manifest, manager=self.manager,
                                                 force=True, dry_run=True)
@@ -451,7 +452,7 @@ class KubernetesProvider(Provider):
             conflicts, prior, owned.observed(live, self.manager) if live else {},
             reclaim_replicas=d.type == DEPLOYMENT and get_path(manifest, "spec.replicas") is not None)
         if foreign:
-            raise ProviderError(ssa.describe_conflicts(foreign))
+            raise Conflict(ssa.describe_conflicts(foreign))
         try:
             # every conflicting field was ecpctl's at the last apply: take back what was changed
             return ssa.apply_manifest(self.client, info, manifest, manager=self.manager, force=True)
@@ -546,14 +547,14 @@ class KubernetesProvider(Provider):
         want_ns = _meta(d.attributes)[1] if d is not None else None
         if info.namespaced and ns is None:
             if want_ns is None:
-                raise ProviderError(f"import ID {req.id!r}: a {info.kind} is namespaced; use NAMESPACE/NAME")
+                raise Invalid(f"import ID {req.id!r}: a {info.kind} is namespaced; use NAMESPACE/NAME")
             ns = want_ns
         if not info.namespaced and ns is not None:
-            raise ProviderError(f"import ID {req.id!r}: a {info.kind} is cluster-scoped; use NAME")
+            raise Invalid(f"import ID {req.id!r}: a {info.kind} is cluster-scoped; use NAME")
         if d is not None:
             want_name = _meta(d.attributes)[0]
             if (want_ns, want_name) != (ns, name):
-                raise ProviderError(f"import ID {req.id!r} names {_where(name, ns)} but the spec "
+                raise Invalid(f"import ID {req.id!r} names {_where(name, ns)} but the spec "
                                     f"declares {req.address} as {_where(want_name, want_ns)}")
         live = self._get(info, name, ns, d)
         if live is None:
@@ -582,16 +583,10 @@ class KubernetesProvider(Provider):
 
 
 def _load_discovery(discovery: Discovery) -> None:
-    """Discovery, read again (bounded, with backoff) while the server throttles (429) or fails
+    """Discovery, read again under the retry policy while the server throttles (429) or fails
     (5xx); an unreachable server fails at once, with the message that says where it was looked for."""
-    for attempt in range(1, retry.ATTEMPTS + 1):
-        try:
-            discovery.load()
-            return
-        except KubeError as exc:
-            if exc.status == 0 or not exc.retryable or attempt == retry.ATTEMPTS:
-                raise
-            time.sleep(retry.backoff(attempt, exc.retry_after))
+    retry.DEFAULT.call(discovery.load, retry_if=lambda e: isinstance(e, KubeError)
+                       and e.retryable and e.status != 0)
 
 
 def _hpa_targets_of(hpas: Iterable[Mapping[str, Any]]) -> set[tuple[str | None, str]]:

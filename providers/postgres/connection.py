@@ -1,5 +1,6 @@
 """Where the admin DSN comes from, a small connection pool per database, and the translation of
-psycopg's errors into the project's ProviderError at the provider's edge.
+psycopg's errors into the kernel's typed errors at the provider's edge (`translate`,
+`connect_error`: the most specific type for the SQLSTATE wins, retryable or permanent by type).
 
 The DSN is read from an environment variable or a file named in the Project file, never from the
 command line (where `ps` and shell history would show it). Nothing here ever formats the DSN or a
@@ -18,7 +19,10 @@ import psycopg
 from psycopg import conninfo as pg_conninfo
 from psycopg import errors as pg_errors
 
-from ecpctl.kernel import ProviderError, ProviderNotConfigured
+from ecpctl.kernel import (Conflict, Forbidden, InUse, Invalid, NotFound, ProviderError,
+                           ProviderNotConfigured, ServerError, Throttled, Timeout, Unreachable,
+                           scrub as kernel_scrub)
+from providers.postgres.logged import LoggedCursor
 
 T = TypeVar("T")
 
@@ -98,6 +102,7 @@ class Scrubber:
 
     def add(self, secret: Any) -> None:
         if isinstance(secret, str) and len(secret) >= 4:
+            kernel_scrub.remember(secret)          # logs and crash files are scrubbed of it too
             with self._lock:
                 self._secrets.add(secret)
 
@@ -117,26 +122,64 @@ def one_line(text: str) -> str:
 
 # --- error translation -----------------------------------------------------------------------
 
-_RETRYABLE_CLASSES = ("08", "40", "53", "57")        # connection, rollback, resources, shutdown
-_RETRYABLE_STATES = {"55P03", "55006"}                # lock not available, object in use
+# SQLSTATE (or its two-character class) -> the kernel's type; the longest match wins
+_BY_STATE: dict[str, type[ProviderError]] = {
+    "08": Unreachable,           # connection exception
+    "28": Forbidden,             # invalid authorization
+    "42501": Forbidden,          # insufficient privilege
+    "3D000": NotFound,           # database does not exist
+    "3F000": NotFound,           # schema does not exist
+    "42704": NotFound,           # undefined object (role, extension, ...)
+    "42P01": NotFound,           # undefined table
+    "42883": NotFound,           # undefined function
+    "58P01": NotFound,           # undefined file (an extension not installed on the server)
+    "23": Conflict,              # integrity constraint violation
+    "2BP01": Conflict,           # dependent objects still exist
+    "42710": Conflict,           # duplicate object
+    "42P04": Conflict,           # duplicate database
+    "42P06": Conflict,           # duplicate schema
+    "55006": InUse,              # object in use by another session
+    "55P03": Timeout,            # lock not available
+    "57014": Timeout,            # query canceled (statement_timeout)
+    "40": ServerError,           # serialization failure, deadlock: aborted for another session
+    "53": ServerError,           # insufficient resources
+    "53300": Throttled,          # too many connections
+    "57P01": Unreachable,        # admin shutdown
+    "57P02": Unreachable,        # crash shutdown
+    "57P03": Unreachable,        # cannot connect now (starting up)
+    "XX": ServerError,           # internal error
+    "22": Invalid,               # data exception
+    "42": Invalid,               # syntax error or access rule violation
+    "0A": Invalid,               # feature not supported
+    "2F": Invalid,               # SQL routine exception
+}
+# catalog rows changed or dropped under a statement by concurrent DDL: safe to try again
+_CONCURRENT_DDL = ("tuple concurrently updated", "could not open relation with OID",
+                   "cache lookup failed")
+
+
+def error_class(exc: BaseException) -> type[ProviderError]:
+    """The kernel's type for a psycopg error: by SQLSTATE, then by what the client saw."""
+    state = getattr(exc, "sqlstate", None) or ""
+    if any(s in str(exc) for s in _CONCURRENT_DDL):
+        return ServerError
+    if state:
+        return _BY_STATE.get(state) or _BY_STATE.get(state[:2]) or ProviderError
+    if isinstance(exc, psycopg.errors.ConnectionTimeout) or "timeout expired" in str(exc):
+        return Timeout
+    if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return Unreachable                             # the client lost or never had a connection
+    return ProviderError
 
 
 def is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) and \
-            not getattr(exc, "sqlstate", None):
-        return True                                    # the client lost or never had a connection
-    state = getattr(exc, "sqlstate", None) or ""
-    if state[:2] in _RETRYABLE_CLASSES or state in _RETRYABLE_STATES:
-        return True
-    # catalog rows changed or dropped under a statement by concurrent DDL: safe to try again
-    text = str(exc)
-    return any(s in text for s in ("tuple concurrently updated", "could not open relation with OID",
-                                   "cache lookup failed"))
+    return error_class(exc).retryable
 
 
 def translate(exc: BaseException, *, op: str, scrub: Callable[[str], str],
               needs: str | None = None, address: str | None = None) -> ProviderError:
-    """One ProviderError, one line, no secret, for any psycopg error raised by `op`."""
+    """The edge: one typed ProviderError, one line, no secret, for any psycopg error raised by
+    `op`. Raise it `from` the psycopg error."""
     diag = getattr(exc, "diag", None)
     primary = getattr(diag, "message_primary", None) or one_line(str(exc)) or exc.__class__.__name__
     state = getattr(exc, "sqlstate", None)
@@ -148,14 +191,12 @@ def translate(exc: BaseException, *, op: str, scrub: Callable[[str], str],
             hint = getattr(diag, "message_hint", None)
             if hint and "\n" not in hint:
                 msg += f" ({hint.rstrip('.')})"
-    elif is_retryable(exc):
-        msg = f"{op}: {primary}" + (f" (SQLSTATE {state})" if state else "")
     else:
         msg = f"{op}: {primary}" + (f" (SQLSTATE {state})" if state else "")
-    return ProviderError(scrub(one_line(msg)), address=address, retryable=is_retryable(exc))
+    return error_class(exc)(scrub(one_line(msg)), address=address)
 
 
-class DatabaseMissing(ProviderError):
+class DatabaseMissing(NotFound):
     """A connection to a tenant database that does not exist (any more)."""
 
 
@@ -168,11 +209,21 @@ def connect_error(exc: BaseException, settings: Settings, scrub: Callable[[str],
     if dbname != admin_db and f'database "{dbname.lower()}" does not exist' in lower:
         return DatabaseMissing(f"database {dbname!r} does not exist")
     # a refused or lost connection may heal (a restarting server); bad credentials never do
-    permanent = any(s in lower for s in ("authentication failed", "no password supplied",
-                                         "no pg_hba.conf entry", "does not exist"))
-    retryable = isinstance(exc, psycopg.OperationalError) and not permanent
-    return ProviderError(f"cannot connect to Postgres (database {dbname!r}) with {settings.source}: "
-                         f"{reason}", retryable=retryable)
+    cls: type[ProviderError]
+    if any(s in lower for s in ("authentication failed", "no password supplied",
+                                "no pg_hba.conf entry", "permission denied")):
+        cls = Forbidden
+    elif "does not exist" in lower:
+        cls = NotFound
+    elif getattr(exc, "sqlstate", None):
+        cls = error_class(exc)
+    elif "timeout expired" in lower:
+        cls = Timeout
+    elif isinstance(exc, psycopg.OperationalError):
+        cls = Unreachable
+    else:
+        cls = ProviderError
+    return cls(f"cannot connect to Postgres (database {dbname!r}) with {settings.source}: {reason}")
 
 
 # --- pool ------------------------------------------------------------------------------------
@@ -205,7 +256,8 @@ class Pool:
         params.setdefault("application_name", APPLICATION_NAME)
         params.setdefault("connect_timeout", CONNECT_TIMEOUT)
         try:
-            conn = psycopg.connect(pg_conninfo.make_conninfo(**params), autocommit=True)
+            conn = psycopg.connect(pg_conninfo.make_conninfo(**params), autocommit=True,
+                                   cursor_factory=LoggedCursor)
         except psycopg.Error as exc:
             raise connect_error(exc, self._settings, self._scrub, dbname, self.admin_db) from None
         self.connects += 1
@@ -216,7 +268,7 @@ class Pool:
         restarted since it was last used) is replaced and fn run once more, so fn must be safe to
         run again: every caller reads the catalog before it changes anything."""
         if not self._slots.acquire(timeout=ACQUIRE_TIMEOUT):
-            raise ProviderError("timed out waiting for a free Postgres connection", retryable=True)
+            raise Timeout("timed out waiting for a free Postgres connection")
         try:
             conn, reused = self._checkout(dbname)
             try:

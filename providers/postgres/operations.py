@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Mapping
 import psycopg
 from psycopg import sql
 
-from ecpctl.kernel import ProviderError
+from ecpctl.kernel import Conflict, Invalid, NotFound, ProviderError
 from providers.postgres import catalog, ddl
 from providers.postgres import privileges as privs
 from providers.postgres.connection import DatabaseMissing, Pool, translate
@@ -151,7 +151,7 @@ class Ops:
         """REASSIGN OWNED to the admin and DROP OWNED in every database where the role owns
         objects or holds privileges, then DROP ROLE."""
         if name == self.admin:
-            raise ProviderError(f"refusing to drop {name!r}: it is the admin role ecpctl connects as")
+            raise Invalid(f"refusing to drop {name!r}: it is the admin role ecpctl connects as")
 
         def find(step: Step, conn: psycopg.Connection):
             if name not in catalog.roles(conn, [name]):
@@ -171,7 +171,7 @@ class Ops:
             if db == self.pool.admin_db:
                 continue
             if not allow:
-                raise ProviderError(f"DROP ROLE: role {name!r} has objects or privileges in "
+                raise Conflict(f"DROP ROLE: role {name!r} has objects or privileges in "
                                     f"database {db!r}, which does not allow connections")
             try:
                 self._run(db, disown)
@@ -200,7 +200,7 @@ class Ops:
                     name, owner=owner, encoding=encoding, locale=locale, connection_limit=limit))
             else:
                 if live["encoding"] != canonical_encoding(encoding) or live["locale"] != locale:
-                    raise ProviderError(
+                    raise Conflict(
                         f"database {name!r} exists with encoding {live['encoding']} and locale "
                         f"{live['locale']}; these cannot change in place (plan a replacement)")
             with self._serialized(step, conn, ("database", name)):
@@ -222,7 +222,7 @@ class Ops:
     def delete_database(self, name: str) -> None:
         """Block new connections, then DROP ... WITH (FORCE) ends the open ones."""
         if name in (self.pool.admin_db, "postgres", "template0", "template1"):
-            raise ProviderError(f"refusing to drop the database {name!r}")
+            raise Invalid(f"refusing to drop the database {name!r}")
         self.pool.forget(name)
 
         def fn(step: Step, conn: psycopg.Connection) -> None:
@@ -313,7 +313,7 @@ class Ops:
                     acls = catalog.schema_acls(conn, [schema], [role])
                     if schema not in acls.schemas:
                         if want_set:
-                            raise ProviderError(f"schema {schema!r} does not exist in database {db!r}")
+                            raise NotFound(f"schema {schema!r} does not exist in database {db!r}")
                         return
                     held = set(acls.rows.get((kind, schema, role, for_role), ([], None))[0])
                 change(step, conn, False, held - want_set)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Iterator, Mapping
 
 import psycopg
 
-from ecpctl.kernel import Diagnostic, ProviderError, ProviderNotConfigured
+from ecpctl.kernel import Diagnostic, Invalid, ProviderError, ProviderNotConfigured
 from providers.postgres import catalog, names, objects
 from providers.postgres import privileges as privs
 from providers.postgres.connection import Pool, Scrubber, Settings, load_dsn, parse_dsn, translate
@@ -139,7 +139,7 @@ class PostgresProvider(Provider):
     # --- apply / delete ----------------------------------------------------------------------
 
     def apply(self, req: ApplyRequest) -> ApplyResponse:
-        with _addressed(req.desired.address):
+        with _addressed(req.desired.address, "apply"):
             return self._apply(req)
 
     def _apply(self, req: ApplyRequest) -> ApplyResponse:
@@ -147,7 +147,7 @@ class PostgresProvider(Provider):
         d = req.desired
         problems = resource_problems(d.type, d.attributes, self._version)
         if problems:
-            raise ProviderError(problems[0], address=d.address)
+            raise Invalid(problems[0], address=d.address)
         attrs = d.attributes
         self.scrub.add(attrs.get("password"))
         prior_attrs = req.prior.attributes if req.prior is not None else None
@@ -174,7 +174,7 @@ class PostgresProvider(Provider):
             depends_on=tuple(d.depends_on)))
 
     def delete(self, req: DeleteRequest) -> DeleteResponse:
-        with _addressed(req.prior.address):
+        with _addressed(req.prior.address, "delete"):
             return self._delete(req)
 
     def _delete(self, req: DeleteRequest) -> DeleteResponse:
@@ -202,13 +202,13 @@ class PostgresProvider(Provider):
         what they are on, come from the resource the spec declares at ADDRESS."""
         _, reader = self._need()
         if req.type not in objects.TYPES:
-            raise ProviderError(f"cannot import a {req.type}", address=req.address)
+            raise Invalid(f"cannot import a {req.type}", address=req.address)
         base = dict(req.desired.attributes) if req.desired is not None else {}
         if req.type != "grant":
             base["name"] = req.id
         problems = resource_problems(req.type, base, self._version)
         if problems:
-            raise ProviderError(f"import: {problems[0]}", address=req.address)
+            raise Invalid(f"import: {problems[0]}", address=req.address)
         observed, _, _ = reader.observe([Wanted(req.address, req.type, self._shape(req.type, base))])
         obs = observed.get(req.address)
         if obs is None:
@@ -225,15 +225,13 @@ class PostgresProvider(Provider):
 
 
 @contextmanager
-def _addressed(address: str) -> Iterator[None]:
-    """Errors leave apply/delete naming the resource, so retries and failures say which one."""
+def _addressed(address: str, operation: str) -> Iterator[None]:
+    """Errors leave apply/delete naming the operation and the resource, so retries and failures
+    say which one."""
     try:
         yield
     except ProviderError as exc:
-        if exc.address is not None:
-            raise
-        raise type(exc)(exc.reason, address=address, retryable=exc.retryable,
-                        retry_after=exc.retry_after) from exc
+        raise exc.located(address, operation)
 
 
 def resource_problems(rtype: str, attrs: Mapping[str, Any], server_version: int = 170000

@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from ecpctl.kernel import ProviderError
+from ecpctl.kernel import ProviderError, ServerError
 from providers.protocol import (ApplyRequest, ApplyResponse, DeleteRequest, DeleteResponse,
                                 ImportRequest, ImportResponse, LiveObject, Provider, ReadRequest,
                                 ReadResponse, ResourceState)
@@ -78,8 +78,8 @@ class FakeProvider(Provider):
             with self._once_lock:
                 if not marker.exists():
                     marker.write_text("1")
-                    raise ProviderError("503 Service Unavailable (injected)", address=address,
-                                        retryable=True, retry_after=0.01)
+                    raise ServerError("503 Service Unavailable (injected)", address=address,
+                                      retry_after=0.01)
 
     def apply(self, req: ApplyRequest) -> ApplyResponse:
         r = req.desired

@@ -17,7 +17,7 @@ from typing import Iterator
 
 import pytest
 
-from ecpctl.kernel import ProviderError
+from ecpctl.kernel import ProviderError, Throttled
 from ecpctl.kernel.retry import ATTEMPTS, RETRY_AFTER_CAP, backoff, with_retries
 from tests.integration.faults_support import (audit_args, audit_events,  # noqa: F401
                                               fault_control_plane, fleet_factory,
@@ -158,7 +158,7 @@ def test_with_retries_is_bounded_in_attempts_and_time():
 
     def always_throttled():
         calls.append(1)
-        raise ProviderError("429", retryable=True, retry_after=1.0)
+        raise Throttled("429", retry_after=1.0)
 
     with pytest.raises(ProviderError):
         with_retries(always_throttled, sleep=slept.append)
