@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ecpctl.kernel import durations
+
 SCALAR, VECTOR, MATRIX, STRING = "scalar", "instant vector", "range vector", "string"
 TENANT_LABEL = "tenant_id"
 
@@ -57,7 +59,6 @@ SET_OPS = {"and", "or", "unless"}
 COMPARISONS = {"==", "!=", ">", "<", ">=", "<="}
 PRECEDENCE = {"or": 1, "and": 2, "unless": 2, **{c: 3 for c in COMPARISONS},
               "+": 4, "-": 4, "*": 5, "/": 5, "%": 5, "atan2": 5, "^": 6}
-DURATION_UNITS = ("y", "w", "d", "h", "m", "s", "ms")
 
 _TOKEN = re.compile(r"""
     (?P<space>\s+|\#[^\n]*)
@@ -68,7 +69,6 @@ _TOKEN = re.compile(r"""
   | (?P<ident>[A-Za-z_][A-Za-z0-9_:]*|:[A-Za-z_][A-Za-z0-9_:]*)
   | (?P<op>==|!=|>=|<=|=~|!~|[-+*/%^<>=(){}\[\],:@])
 """, re.VERBOSE)
-_DURATION = re.compile(r"(\d+)(ms|[smhdwy])")
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _ESCAPE = re.compile(r"\\(?:[abfnrtv\\'\"]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3})")
 
@@ -146,16 +146,10 @@ def _check_string(tok: Token) -> str:
 
 
 def _duration_ms(tok: Token) -> int:
-    text = tok.text
-    parts = _DURATION.findall(text)
-    if "".join(n + u for n, u in parts) != text:
-        raise PromQLError(f"bad duration syntax: {text!r}", tok.pos + 1)
-    units = [DURATION_UNITS.index(u) for _, u in parts]
-    if units != sorted(set(units)):
-        raise PromQLError(f"not a valid duration string: {text!r}", tok.pos + 1)
-    ms = {"y": 365 * 86400000, "w": 7 * 86400000, "d": 86400000, "h": 3600000, "m": 60000,
-          "s": 1000, "ms": 1}
-    return sum(int(n) * ms[u] for n, u in parts)
+    try:
+        return durations.parse_duration(tok.text)
+    except durations.DurationError:
+        raise PromQLError(f"not a valid duration string: {tok.text!r}", tok.pos + 1) from None
 
 
 def _matches_empty(op: str, value: str) -> bool:

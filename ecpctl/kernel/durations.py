@@ -1,4 +1,8 @@
-"""Durations in the Prometheus notation (`150ms`, `30s`, `5m`, `2h30m`, `1d`): parsed and normalized."""
+"""Durations in the Prometheus notation (`150ms`, `30s`, `5m`, `2h30m`, `1d`): parsed and normalized.
+
+The project's one duration parser: spec fields (`for:`, `responseTime`), PromQL range selectors,
+SLO windows, lock and readiness timeouts all read durations through it.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +35,22 @@ def parse_duration(text: object) -> int:
     return sum(int(g) * mult for g, (_, mult) in zip(m.groups(), _UNITS_MS) if g)
 
 
+def parse_seconds(text: object) -> float:
+    """Seconds in a timeout as users type it: a duration (`90s`, `5m`, `1m30s`, `500ms`) or a bare
+    number of seconds (`30`, `2.5`), as Terraform's -lock-timeout and kubectl's --timeout accept."""
+    if isinstance(text, bool):
+        raise DurationError(f"malformed duration '{text}' ({EXAMPLES})")
+    if isinstance(text, (int, float)):
+        value = float(text)
+    elif isinstance(text, str) and re.fullmatch(r"\d+(?:\.\d+)?", text.strip()):
+        value = float(text.strip())
+    else:
+        value = parse_duration(text.strip() if isinstance(text, str) else text) / 1000
+    if value < 0:
+        raise DurationError(f"negative duration '{text}'")
+    return value
+
+
 def format_duration(ms: int) -> str:
     """The canonical Prometheus form: 90000 -> `"1m30s"`, 0 -> `"0s"`.
 
@@ -55,4 +75,5 @@ def normalize_duration(text: object) -> str:
     return format_duration(parse_duration(text))
 
 
-__all__ = ["DurationError", "parse_duration", "format_duration", "normalize_duration", "PATTERN"]
+__all__ = ["DurationError", "parse_duration", "parse_seconds", "format_duration",
+           "normalize_duration", "PATTERN"]

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Iterable, Mapping
 
 from ecpctl.kernel import retry
+from ecpctl.kernel.durations import parse_seconds
 from ecpctl.kernel import (Conflict, Diagnostic, Invalid, NotFound, ProviderError,
                            ProviderNotConfigured)
 from ecpctl.kernel import Resource, get_path
@@ -110,7 +111,7 @@ class KubernetesProvider(Provider):
         self.manager = s.get("fieldManager") or "ecpctl"
         self.force_conflicts = bool(o.get("force_conflicts", False))
         self.wait = bool(o.get("wait", True))
-        self.timeout = float(o.get("timeout", 300.0))
+        self.timeout = parse_seconds(o.get("timeout", 300.0))
         self.strict = bool(o.get("strict", False))
         pool = max(10, int(o.get("parallelism") or 0) + 8, DEFAULT_POOL)
         try:
