@@ -168,6 +168,12 @@ class StateStore:
         return StateSnapshot(lineage=lineage, serial=serial, resources=MappingProxyType(resources),
                              tenants=MappingProxyType(tenants))
 
+    def head(self, workspace: str) -> tuple[str, int]:
+        """(lineage, serial) of `workspace` in one small query: whether a snapshot is still current."""
+        _check_name(workspace)
+        with self._db.read(f"read head of workspace {workspace}") as conn:
+            return self._head(conn, workspace)
+
     # --- writing ---------------------------------------------------------------------------
 
     def put_resource(self, workspace: str, rs: ResourceState, *, lock: LockInfo | None = None) -> None:

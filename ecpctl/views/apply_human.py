@@ -1,27 +1,43 @@
-"""Progress and summary lines of apply and destroy, Terraform style."""
+"""Progress and summary lines of apply and destroy, Terraform style, with a heartbeat for long waits."""
 
 from __future__ import annotations
 
 import threading
+from typing import Callable, Iterable
 
+import click
 from rich.console import Console
 from rich.text import Text
 
 from ecpctl.applier import ApplyOutcome, error_line
-from ecpctl.plan import Action, ResourceChange
+from ecpctl.kernel.diagnostics import Diagnostic
+from ecpctl.plan import Action, Plan, ResourceChange
+from ecpctl.views.plan_human import render_plan
+from ecpctl.views.heartbeat import INTERVAL, Heartbeat
 
 VERB = {Action.CREATE: ("Creating...", "Creation complete"),
         Action.UPDATE: ("Modifying...", "Modifications complete"),
         Action.REPLACE: ("Replacing...", "Replacement complete"),
         Action.DELETE: ("Destroying...", "Destruction complete")}
+STILL = {Action.CREATE: "Still creating...", Action.UPDATE: "Still modifying...",
+         Action.REPLACE: "Still replacing...", Action.DELETE: "Still destroying..."}
 
 
 class ProgressView:
-    """Implements ApplyEvents: one line when a resource starts, one when it ends (with elapsed time)."""
+    """Implements ApplyEvents: one line when a resource starts, one when it ends (with elapsed
+    time), and `<address>: Still creating... [20s elapsed]` every 10 s while it runs."""
 
-    def __init__(self, con: Console):
+    def __init__(self, con: Console, *, interval: float = INTERVAL, clock=None):
         self.con = con
         self._lock = threading.Lock()
+        kw = {"clock": clock} if clock is not None else {}
+        self.heartbeat = Heartbeat(self._still, interval=interval, **kw)
+
+    def _still(self, change: ResourceChange, elapsed: float) -> None:
+        self._print(Text(f"{change.address}: {STILL[change.action]} [{elapsed:.0f}s elapsed]"))
+
+    def close(self) -> None:
+        self.heartbeat.close()
 
     def _print(self, text: Text) -> None:
         with self._lock:
@@ -29,11 +45,13 @@ class ProgressView:
 
     def started(self, change: ResourceChange) -> None:
         self._print(Text(f"{change.address}: {VERB[change.action][0]}"))
+        self.heartbeat.started(change)
 
     def progress(self, address: str, message: str) -> None:
         self._print(Text(f"{address}: {message}", style="dim"))
 
     def finished(self, change: ResourceChange, error: BaseException | None, seconds: float) -> None:
+        self.heartbeat.finished(change)
         if error is None:
             self._print(Text(f"{change.address}: {VERB[change.action][1]} after {seconds:.1f}s"))
         else:
@@ -58,4 +76,34 @@ def render_outcome(outcome: ApplyOutcome, con: Console, *, destroy: bool = False
         con.print(Text(f"Apply failed! {counts}{extra}", style="bold red"))
 
 
-__all__ = ["ProgressView", "render_outcome", "error_line"]
+class ApplyHumanView(ProgressView):
+    """apply and destroy for people: the plan, the progress lines with their heartbeat, the
+    outcome. Diagnostics go to `report` (the CLI's one-line-per-problem printer, on stderr)."""
+
+    def __init__(self, con: Console, report: Callable[[Iterable[Diagnostic]], None], **kw):
+        super().__init__(con, **kw)
+        self._report = report
+
+    def version(self) -> None:
+        pass
+
+    def diagnostics(self, diags: Iterable[Diagnostic]) -> None:
+        diags = tuple(diags)
+        if diags:
+            self._report(diags)
+
+    def planned(self, plan: Plan) -> None:
+        render_plan(plan, self.con)
+
+    def interrupted(self) -> None:
+        click.echo("\nInterrupt received: letting running operations finish...", err=True)
+
+    def outcome(self, outcome: ApplyOutcome, *, destroy: bool) -> None:
+        self.con.print()
+        render_outcome(outcome, self.con, destroy=destroy)
+
+    def no_changes(self, *, destroy: bool) -> None:
+        pass
+
+
+__all__ = ["ProgressView", "ApplyHumanView", "render_outcome", "error_line"]

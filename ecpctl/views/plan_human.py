@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from pathlib import Path
+from typing import Any, Callable, Iterable
 
 from rich.console import Console
 from rich.text import Text
 
+from ecpctl.kernel.diagnostics import Diagnostic, has_errors
 from ecpctl.kernel.paths import REDACTED, is_sensitive
 from ecpctl.plan import Action, Plan, ResourceChange
-from ecpctl.views.values import is_container, scalar
+from ecpctl.views.values import embedded_json, is_container, scalar
 
 STYLE = {"+": "green", "-": "red", "~": "yellow", "-/+": "red", " ": ""}
 HEADLINE = {
@@ -49,6 +51,12 @@ def _whole(w: _Writer, indent: int, symbol: str, label: str, value: Any, path: t
     prefix = f"{label} = " if label else ""
     if _sens(path, sensitive):
         w.line(indent, symbol, f"{prefix}{REDACTED}")
+        return
+    doc = embedded_json(value)
+    if doc is not None:
+        w.line(indent, symbol, prefix + "jsonencode(")
+        _whole(w, indent + 4, symbol, "", doc, path, sensitive)
+        w.line(indent + 2, "", ")")
         return
     if isinstance(value, dict) and value:
         w.line(indent, symbol, prefix + "{")
@@ -116,6 +124,13 @@ def _delta(w: _Writer, indent: int, label: str, before: Any, after: Any, path: t
             w.line(indent + 6, "", f"# ({unchanged} unchanged element{'s' if unchanged != 1 else ''} hidden)")
         w.line(indent + 2, "", "]")
         return
+    jb, ja = embedded_json(before), embedded_json(after)
+    if jb is not None and ja is not None:
+        # JSON text in a string (a dashboard in a ConfigMap): diff the documents it holds
+        w.line(indent, "~", prefix + "jsonencode(")
+        _delta(w, indent + 4, "", jb, ja, path, sensitive)
+        w.line(indent + 2, "", ")")
+        return
     if is_container(before) or is_container(after):
         _whole(w, indent, "-", label, before, path, sensitive)
         _whole(w, indent, "+", label, after, path, sensitive)
@@ -147,6 +162,16 @@ def render_change(c: ResourceChange) -> list[Text]:
     return w.lines
 
 
+def render_resource(rtype: str, name: str, attributes: dict, sensitive: tuple[str, ...]) -> list[Text]:
+    """A recorded resource as a block, without change symbols (`ecpctl show`)."""
+    w = _Writer()
+    w.line(0, "", f'resource "{rtype}" "{name}" {{')
+    for k, v in attributes.items():
+        _whole(w, 2, " ", _key(k), v, (k,), sensitive)
+    w.line(0, "", "}")
+    return w.lines
+
+
 def summary_line(plan: Plan) -> str:
     s = plan.summary
     return f"Plan: {s.add} to add, {s.change} to change, {s.destroy} to destroy."
@@ -166,3 +191,22 @@ def render_plan(plan: Plan, con: Console) -> None:
             con.print(t)
         con.print()
     con.print(Text(summary_line(plan), style="bold"))
+
+
+class PlanHumanView:
+    """`plan` and `show PLANFILE` for people: diagnostics on stderr (through `report`), then the
+    plan unless it has errors, then where it was saved."""
+
+    def __init__(self, con: Console, report: Callable[[Iterable[Diagnostic]], None]):
+        self.con = con
+        self._report = report
+
+    def plan(self, plan: Plan, *, saved_to: Path | None = None) -> None:
+        if plan.diagnostics:
+            self._report(plan.diagnostics)
+        if has_errors(plan.diagnostics):
+            return
+        render_plan(plan, self.con)
+        if saved_to is not None:
+            self.con.print(f"\nSaved the plan to: {saved_to}\nTo perform exactly these actions, "
+                           f"run: ecpctl apply {saved_to}")

@@ -1,13 +1,16 @@
-"""The machine-readable plan view (documented in docs/json-plan.md). Sensitive values are redacted."""
+"""The machine-readable plan view (docs/json-output.md): the plan's keys inside the one JSON
+envelope of every command. Sensitive values are redacted."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
-from ecpctl import __version__
+import click
+
 from ecpctl.kernel.paths import redact
-from ecpctl.plan import PLAN_FORMAT_VERSION, Plan, ResourceChange
+from ecpctl.plan import Plan, ResourceChange
+from ecpctl.views.envelope import dumps, envelope
 
 
 def change_json(c: ResourceChange) -> dict[str, Any]:
@@ -27,11 +30,15 @@ def change_json(c: ResourceChange) -> dict[str, Any]:
     }
 
 
-def plan_document(plan: Plan) -> dict[str, Any]:
+def summary_json(plan: Plan) -> dict[str, int]:
     s = plan.summary
+    return {"add": s.add, "change": s.change, "destroy": s.destroy,
+            "no_op": sum(1 for c in plan.changes if not c.is_change)}
+
+
+def plan_body(plan: Plan) -> dict[str, Any]:
+    """The plan's own keys (the envelope adds format_version, command, ok and diagnostics)."""
     return {
-        "format_version": PLAN_FORMAT_VERSION,
-        "ecpctl_version": __version__,
         "workspace": plan.workspace,
         "lineage": plan.lineage,
         "serial": plan.serial,
@@ -41,16 +48,26 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "targets": list(plan.targets),
         "excludes": list(plan.excludes),
         "resource_changes": [change_json(c) for c in plan.changes],
-        "summary": {"add": s.add, "change": s.change, "destroy": s.destroy,
-                    "no_op": sum(1 for c in plan.changes if not c.is_change)},
-        "diagnostics": [
-            {"severity": d.severity.value, "summary": d.summary, "detail": d.detail or None,
-             "address": d.address, "message": d.one_line()}
-            for d in plan.diagnostics
-        ],
+        "summary": summary_json(plan),
         "requests": {k: dict(v) for k, v in plan.requests.items()},
     }
 
 
-def render_plan_json(plan: Plan) -> str:
-    return json.dumps(plan_document(plan), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+def plan_document(plan: Plan, command: str = "plan") -> dict[str, Any]:
+    """The whole document; `ok` is false when the plan has error diagnostics."""
+    return envelope(command, plan_body(plan), diagnostics=plan.diagnostics)
+
+
+def render_plan_json(plan: Plan, command: str = "plan") -> str:
+    return dumps(plan_document(plan, command))
+
+
+class PlanJsonView:
+    """`plan --json` and `show --json PLANFILE`: exactly one document on stdout, errors included."""
+
+    def __init__(self, command: str = "plan", write: Callable[[str], None] | None = None):
+        self.command = command
+        self._write = write or (lambda text: click.echo(text, nl=False))
+
+    def plan(self, plan: Plan, *, saved_to: Path | None = None) -> None:
+        self._write(render_plan_json(plan, self.command))

@@ -24,3 +24,18 @@ def scalar(value: Any) -> str:
 
 def is_container(value: Any) -> bool:
     return isinstance(value, (dict, list)) and bool(value)
+
+
+def embedded_json(value: Any) -> Any:
+    """The object or array a string holds as JSON text (a Grafana dashboard in a ConfigMap), else
+    None: such strings are shown and diffed as structures, not as one escaped line."""
+    if not isinstance(value, str) or len(value) < 2:
+        return None
+    head = value.lstrip()[:1]
+    if head not in ("{", "["):
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, (dict, list)) and parsed else None

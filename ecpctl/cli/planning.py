@@ -1,0 +1,299 @@
+"""What plan, apply, destroy and show share: reading state under the workspace lock, making a plan,
+saving and loading plan files, asking for approval, and walking a plan.
+
+Nothing here prints a plan or an outcome: the commands hand results to their views.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import click
+
+from ecpctl.cli.context import CliContext
+from ecpctl.cli.options import LockArgs, PlanScope, ProviderArgs
+from ecpctl.kernel import EcpctlError
+
+# The engine and the state store are imported inside the functions that use them, so that a
+# command's `--help` stays quick.
+
+
+class StateLock:
+    """The workspace lock of one command run: taken on the store in use, released at the end.
+
+    `--no-lock` makes it a no-op; so does a state that does not exist yet for a read-only command
+    (there is nothing to protect, and taking a lock would create the database).
+    """
+
+    def __init__(self, obj: CliContext, args: LockArgs, operation: str):
+        self.obj, self.args, self.operation = obj, args, operation
+        self.info = None
+        self._store = None
+
+    @classmethod
+    def unlocked(cls, obj: CliContext) -> "StateLock":
+        return cls(obj, LockArgs(enabled=False), "")
+
+    def take(self, store) -> None:
+        if not self.args.enabled or store is None or store.readonly:
+            return      # a reader: the state does not exist yet (see `_open`)
+        self.info = store.lock(self.obj.workspace, self.operation, timeout=self.args.timeout)
+        self._store = store
+
+    def take_for_reading(self, store) -> tuple:
+        """`take` for a command that only reads: a lock whose holder died (a killed apply) cannot
+        hide a write in progress, so the read goes on without it, with a warning that says how to
+        release it. A live holder's lock is waited for, or refused, as always."""
+        from ecpctl.kernel import Diagnostic, LockError
+        try:
+            self.take(store)
+        except LockError as exc:
+            if not _holder_dead(store, self.obj.workspace):
+                raise
+            return (Diagnostic.warning("read without the state lock", detail=str(exc)),)
+        return ()
+
+    def release(self) -> None:
+        if self.info is not None and self._store is not None:
+            store, info = self._store, self.info
+            self.info = self._store = None
+            store.unlock(info)
+
+
+def _holder_dead(store, workspace: str) -> bool:
+    from state.lock import pid_alive, this_host
+    holder = store.current_lock(workspace)
+    return holder is not None and holder.host == this_host() and not pid_alive(holder.pid)
+
+
+@contextmanager
+def state_lock(obj: CliContext, args: LockArgs, operation: str) -> Iterator[StateLock]:
+    lock = StateLock(obj, args, operation)
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+def snapshot(obj: CliContext, path: Path, store=None):
+    """The state in clear; a state encrypted with the key of the Project's keyFile loads it first."""
+    from state.crypto import KeyMissing
+    from ecpctl.config.loader import load_config
+    store = store if store is not None else obj.reader()
+    try:
+        return store.snapshot(obj.workspace)
+    except KeyMissing:
+        if obj.key_from_environment():
+            raise
+        try:
+            config = load_config(path)
+        except EcpctlError:
+            config = None   # the missing key is the news; spec errors show once it is set
+        if config is None or not obj.use_project_key(config):
+            raise
+    return store.snapshot(obj.workspace)
+
+
+@dataclass(frozen=True)
+class Planned:
+    plan: object            # ecpctl.plan.Plan
+    providers: object       # providers.registry.ProviderSet (the caller closes it)
+
+
+def make_plan(obj: CliContext, path: Path, scope: PlanScope, pargs: ProviderArgs,
+              lock: StateLock, *, read_only: bool = False) -> Planned:
+    """Read state, load the specs, take `lock`, refresh and diff.
+
+    `read_only` (plan): a state that does not exist is read as empty and never created.
+    """
+    from ecpctl.engine import desired_state, plan_desired, provider_settings
+    from ecpctl.planner import PlanOptions, PriorState
+    from ecpctl.registry import tenant_record
+    from providers.registry import ProviderSet
+
+    store = _open(obj, read_only, lock)
+    snap = snapshot(obj, path, store)
+    desired = desired_state(path, snap.resources, replace=scope.replace)
+    obj.use_project_key(desired.config)   # what apply writes is encrypted from the first run
+    if desired.config.project.spec.state.url and not obj.resolved_state_url():
+        # the Project names a state backend: reopen there so plan and apply agree
+        obj.close()
+        obj.state_url = desired.config.project.spec.state.url
+        store = _open(obj, read_only, lock)
+        snap = snapshot(obj, path, store)
+        desired = desired_state(path, snap.resources, replace=scope.replace)
+    # The lock is taken once the state has been read, so that a state that cannot be read (a
+    # missing key) fails before anything, even a lock record, is written; the refresh below runs
+    # under it, and a state that moved on in between is read again under it.
+    notes = lock.take_for_reading(store)
+    if lock.info is not None and store.head(obj.workspace) != (snap.lineage, snap.serial):
+        snap = snapshot(obj, path, store)
+        desired = desired_state(path, snap.resources, replace=scope.replace)
+    for addr in scope.replace:
+        if addr not in snap.resources:
+            raise EcpctlError(f"--replace {addr}: no such resource in state")
+    settings = provider_settings(desired.config)
+    providers = ProviderSet(settings, pargs.settings())
+    opts = PlanOptions(refresh=scope.refresh, destroy=scope.destroy, targets=scope.targets,
+                       excludes=scope.excludes, replace=scope.replace,
+                       parallelism=pargs.parallelism, strict=pargs.strict)
+    prior = PriorState(lineage=snap.lineage, serial=snap.serial, resources=snap.resources)
+    try:
+        plan = plan_desired(desired, prior, workspace=obj.workspace,
+                            providers=providers if scope.refresh else None, opts=opts)
+    except BaseException:
+        providers.close()
+        raise
+    registry = {} if scope.destroy else {
+        tid: tenant_record(desired.config.tenant(tid), desired.sizings[tid],
+                           status="pending").to_dict()
+        for tid in desired.config.tenant_ids}
+    plan = dataclasses.replace(plan, provider_settings=settings, registry=registry,
+                               diagnostics=(*notes, *plan.diagnostics))
+    return Planned(plan, providers)
+
+
+def _open(obj: CliContext, read_only: bool, lock: StateLock):
+    """The store to plan from. A read-only command reads through `obj.reader()`, which creates
+    nothing; it opens the writable store only to take the lock of a state that exists already
+    (there is nothing to protect in one that does not, and locking would create it)."""
+    if read_only and not (lock.args.enabled and state_exists(obj)):
+        return obj.reader()
+    return obj.store()
+
+
+def open_reader(obj: CliContext):
+    return obj.reader()
+
+
+def state_exists(obj: CliContext) -> bool:
+    """False only for a SQLite state whose file is not there yet."""
+    from state import urls
+    url = obj.resolved_state_url() or urls.default_sqlite_url(obj.data_dir)
+    parsed = urls.parse(url)
+    if parsed.get_backend_name() != "sqlite":
+        return True
+    path = urls.sqlite_path(parsed)
+    return path is None or path.is_file()
+
+
+def _sealer(obj: CliContext):
+    from state.crypto import Sealer
+    return Sealer(obj.state_key())
+
+
+def save_plan(obj: CliContext, plan, out: Path) -> None:
+    """Sensitive values are encrypted with the state's key; a Project's key file is recorded so
+    that `apply FILE` finds it without the specs."""
+    from ecpctl.planfile import seal_plan_document, write_plan
+    sealer = _sealer(obj)
+    key_file = str(obj.key_file) if obj.key_file is not None and not obj.key_from_environment() \
+        else None
+    write_plan(plan, out, encode=lambda doc: seal_plan_document(doc, sealer, key_file=key_file))
+
+
+def is_plan_file(path: Path) -> bool:
+    from ecpctl.planfile import is_plan_file as check
+    return check(path)
+
+
+def load_plan(obj: CliContext, path: Path):
+    """A saved plan with its sensitive values opened (the key comes from the environment or the
+    Project key file the plan names). Opens no state database."""
+    from ecpctl.planfile import KEY_FILE, open_plan_document, read_plan
+
+    def decode(doc):
+        if doc.get(KEY_FILE) and not obj.key_from_environment() and obj.key_file is None:
+            obj.key_file = Path(doc[KEY_FILE])
+        return open_plan_document(doc, _sealer(obj), what=f"saved plan {path}")
+    return read_plan(path, decode=decode)
+
+
+def confirm(question: str) -> None:
+    """Terraform's approval prompt: only `yes` goes on."""
+    click.echo(f"\n{question}\n  Only 'yes' will be accepted to approve.\n")
+    try:
+        answer = click.prompt("  Enter a value", default="", show_default=False)
+    except (click.Abort, EOFError):
+        answer = ""
+    if answer.strip() != "yes":
+        raise EcpctlError("apply cancelled (answer 'yes' to approve, or pass --auto-approve)")
+
+
+@contextmanager
+def interrupt_to_event(notice) -> Iterator[threading.Event]:
+    """Ctrl-C asks the walk to stop starting work; in-flight work finishes and is saved."""
+    stop = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if stop.is_set():
+            return
+        stop.set()
+        notice()
+
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread (tests)
+        pass
+    try:
+        yield stop
+    finally:
+        try:
+            signal.signal(signal.SIGINT, previous)
+        except ValueError:
+            pass
+
+
+def execute(obj: CliContext, plan, providers, lock: StateLock, *, parallelism: int, events,
+            on_interrupt):
+    """Walk `plan` under `lock` (taken here when the caller has not), keep the tenants registry
+    in step, and return the ApplyOutcome. A stale saved plan is refused before anything runs."""
+    from ecpctl.engine import run_apply, tenant_gone, tenants_touched
+    from ecpctl.planfile import check_fresh
+    from state import TenantRecord
+
+    store = obj.store()
+    try:
+        if lock.info is None:
+            lock.take(store)
+        snap = store.snapshot(obj.workspace, decrypt=False)
+        check_fresh(plan, snap.lineage, snap.serial, obj.workspace)
+        declared = set(plan.registry)
+        ws = obj.workspace
+
+        def record(tid: str, status: str) -> None:
+            row = TenantRecord.from_dict({**plan.registry[tid], "status": status})
+            store.upsert_tenant(ws, row)
+
+        for tid in sorted(tenants_touched(plan) & declared):
+            record(tid, "applying")
+        with interrupt_to_event(on_interrupt) as stop:
+            outcome = run_apply(plan, providers, store, lock=lock.info, parallelism=parallelism,
+                                events=events, stop=stop)
+        after = store.snapshot(ws, decrypt=False)
+        failed_tenants = {a.split(".")[1] for a, _ in outcome.failed}
+        for tid in sorted(tenants_touched(plan)):
+            if tenant_gone(tid, after.resources):
+                if tid in after.tenants:
+                    store.remove_tenant(ws, tid)
+            elif tid in declared:
+                record(tid, "failed" if tid in failed_tenants else "running")
+        store.checkpoint(ws, "destroy" if plan.destroy else "apply")
+    finally:
+        lock.release()
+        providers.close()
+    return outcome
+
+
+def exit_code(outcome) -> int:
+    if outcome.ok:
+        return 0
+    return 130 if outcome.interrupted and not outcome.failed else 1
+
