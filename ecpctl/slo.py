@@ -5,6 +5,7 @@ Thresholds use Decimal so that 99.5% gives exactly 0.072, 0.03, 0.015 and 0.005.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -49,16 +50,28 @@ def burn_thresholds(availability_percent: Decimal) -> list[tuple[BurnWindow, Dec
     return [(bw, threshold(availability_percent, bw.factor)) for bw in WINDOWS]
 
 
+def compress(duration: str, factor: int) -> str:
+    """`duration` divided by `factor` (the sandbox's time compression), in whole seconds at least:
+    1h / 10 = 6m. Record names keep the nominal window, so readers need not know the factor."""
+    if factor == 1 or _seconds(duration) == 0:
+        return duration
+    seconds = max(1, round(_seconds(duration) / factor))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def slo_rule_groups(tenant_id: str, availability_percent: Decimal, *,
-                    alert_labels: dict[str, str] | None = None) -> list[dict]:
+                    alert_labels: dict[str, str] | None = None, compression: int = 1) -> list[dict]:
     """The recording group and the alerting group; `alert_labels` are added to every alert."""
     windows = sorted({w for bw in WINDOWS for w in (bw.long, bw.short)} | {SLO_PERIOD},
                      key=_seconds)
     record = [{
         "record": RATIO.format(w=w),
         # `or vector(0)`: no 5xx at all is a ratio of 0, not an absent series
-        "expr": f"(sum(rate({ERRORS.format(t=tenant_id)}[{w}])) or vector(0)) / "
-                f"sum(rate({TOTAL.format(t=tenant_id)}[{w}]))",
+        "expr": f"(sum(rate({ERRORS.format(t=tenant_id)}[{compress(w, compression)}])) "
+                f"or vector(0)) / sum(rate({TOTAL.format(t=tenant_id)}[{compress(w, compression)}]))",
         "labels": {"tenant_id": tenant_id},
     } for w in windows]
     alerts = []
@@ -68,7 +81,7 @@ def slo_rule_groups(tenant_id: str, availability_percent: Decimal, *,
             "alert": "ErrorBudgetBurn",
             "expr": (f'{RATIO.format(w=bw.long)}{{tenant_id="{tenant_id}"}} > {thr} and '
                      f'{RATIO.format(w=bw.short)}{{tenant_id="{tenant_id}"}} > {thr}'),
-            "for": bw.for_,
+            "for": compress(bw.for_, compression),
             "labels": {"severity": "critical" if bw.severity == "page" else "warning",
                        "slo_alert": bw.severity, "tenant_id": tenant_id,
                        "long_window": bw.long, "short_window": bw.short,
@@ -86,6 +99,7 @@ def slo_rule_groups(tenant_id: str, availability_percent: Decimal, *,
     ]
 
 
-def _seconds(w: str) -> int:
-    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    return int(w[:-1]) * unit[w[-1]]
+def _seconds(w: str) -> float:
+    """Seconds of a Prometheus duration, compound ones included (`1h30m`)."""
+    unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+    return sum(int(n) * unit[u] for n, u in re.findall(r"(\d+)(ms|[smhdwy])", w))

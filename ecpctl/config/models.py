@@ -286,8 +286,23 @@ class AlertRule(SpecModel):
         return unique_items(v, "receiver")
 
 
+class RouteTimings(SpecModel):
+    groupWait: PromDuration = Field("30s", description="How long Alertmanager waits to group the "
+                                                       "first alerts of a new group.")
+    groupInterval: PromDuration = Field("5m", description="How long before notifying about new "
+                                                          "alerts added to a group.")
+    repeatInterval: PromDuration = Field("4h", description="How long before re-sending a "
+                                                           "notification still firing.")
+
+
 class MonitoringSpec(SpecModel):
     receivers: list[Receiver] = Field(default_factory=list)
+    route: RouteTimings = Field(default_factory=RouteTimings,
+                                description="Alertmanager timings of the tenant's route.")
+    criticalReceiver: SlugName | None = Field(
+        None, description="Receiver of critical alerts without notify (default: the first).")
+    warningReceiver: SlugName | None = Field(
+        None, description="Receiver of warning alerts without notify (default: the first).")
     alerts: list[AlertRule] = Field(default_factory=list)
     dashboards: StrictBool = Field(True, description="Create the tenant's Grafana dashboards.")
 
@@ -300,6 +315,11 @@ class MonitoringSpec(SpecModel):
                 problems.append((("receivers", i, "name"),
                                  f"duplicate receiver name '{r.name}'"))
             names.setdefault(r.name, i)
+        for field in ("criticalReceiver", "warningReceiver"):
+            target = getattr(self, field)
+            if target is not None and target not in names:
+                problems.append(((field,), f"unknown receiver '{target}'"
+                                           f"{did_you_mean(target, names)}"))
         alert_names: set[str] = set()
         for i, a in enumerate(self.alerts):
             if a.name in alert_names:
@@ -448,11 +468,20 @@ class AlertmanagerSettings(SpecModel):
     amtool: NonEmptyStr = "amtool"
 
 
+class PrometheusSettings(SpecModel):
+    url: HttpUrl | None = Field(None, description="Prometheus URL: `ecpctl sla` queries it; rules "
+                                                  "file mode reloads it and checks /api/v1/rules.")
+    rulesDir: NonEmptyStr | None = Field(None, description="Directory of rule files the running "
+                                                           "Prometheus loads (rules file mode).")
+    promtool: NonEmptyStr = "promtool"
+
+
 class ProviderSettings(SpecModel):
     kubernetes: KubernetesSettings | None = None
     postgres: PostgresSettings | None = None
     grafana: GrafanaSettings | None = None
     alertmanager: AlertmanagerSettings | None = None
+    prometheus: PrometheusSettings | None = None
 
 
 def _default_gpu_prices() -> dict[str, Decimal]:
@@ -481,6 +510,12 @@ class ProjectMonitoring(SpecModel):
     alertmanagerMode: Literal["file", "kubernetes"] = Field(
         "kubernetes", description="kubernetes: AlertmanagerConfig objects; file: merge into "
                                   "alertmanager.yml.")
+    rulesMode: Literal["kubernetes", "file"] = Field(
+        "kubernetes", description="kubernetes: PrometheusRule objects; file: rule files in "
+                                  "providers.prometheus.rulesDir, reloaded and verified.")
+    timeCompression: whole_number(ge=1, le=60) = Field(  # type: ignore[valid-type]
+        1, description="Divide every window and `for:` of the generated rules by this (the "
+                       "sandbox uses 10); keep 1 on real clusters.")
 
 
 class S3Credentials(SpecModel):

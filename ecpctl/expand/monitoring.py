@@ -12,8 +12,10 @@ from ecpctl.dashboards import folder_uid, overview_dashboard, slo_dashboard
 from ecpctl.kernel import ConfigError, Diagnostic, Severity
 from ecpctl.expand.context import TENANT_LABEL, Builder, ExpandContext
 from ecpctl.expand.kubernetes import PROVIDER, add_object, b64, ktype, labels, meta
-from ecpctl.promql import PromQLError, scope_expression
-from ecpctl.slo import slo_rule_groups
+from ecpctl.expand.service_rules import (RECORDED, known_metric, service_alerts_group,
+                                         usage_group)
+from ecpctl.promql import PromQLError, check_condition, scope_expression
+from ecpctl.slo import compress, slo_rule_groups
 
 SEVERITY = {"info": "info", "warning": "warning", "critical": "critical"}
 # Alertmanager receiver names in file mode: `<tenant>/<receiver>`. A '/' appears in neither a
@@ -29,7 +31,27 @@ def receiver_name(tenant_id: str, receiver: str) -> str:
     return f"{tenant_id}{RECEIVER_SEPARATOR}{receiver}"
 
 
-def _custom_rules(lt, tid: str, ns: str) -> list[dict]:
+def _unknown_metrics(lt, recorded: set[str]) -> list[Diagnostic]:
+    """A warning for each custom condition that reads a metric nothing is known to provide."""
+    out = []
+    for i, a in enumerate(lt.tenant.spec.monitoring.alerts):
+        try:
+            selectors = check_condition(a.condition).selectors
+        except PromQLError:
+            continue                    # reported as an error by _custom_rules
+        for sel in selectors:
+            name = sel.metric or next((v for lbl, op, v in sel.matchers
+                                       if lbl == "__name__" and op == "="), None)
+            if name and not known_metric(name, recorded):
+                out.append(lt.diagnostic(
+                    f"alert {a.name!r} reads {name}, which no rule ecpctl generates and no known "
+                    f"exporter provides: it will never fire (generated: "
+                    f"{', '.join(sorted(RECORDED))})",
+                    "spec", "monitoring", "alerts", i, "condition", severity=Severity.WARNING))
+    return out
+
+
+def _custom_rules(lt, tid: str, ns: str, compression: int = 1) -> list[dict]:
     rules, diags = [], []
     for i, a in enumerate(lt.tenant.spec.monitoring.alerts):
         try:
@@ -38,7 +60,7 @@ def _custom_rules(lt, tid: str, ns: str) -> list[dict]:
             diags.append(lt.diagnostic(f"invalid alert condition {a.condition!r}: {exc}",
                                        "spec", "monitoring", "alerts", i, "condition"))
             continue
-        rule = {"alert": a.name, "expr": expr, "for": a.for_,
+        rule = {"alert": a.name, "expr": expr, "for": compress(a.for_, compression),
                 "labels": {"severity": SEVERITY[a.severity], TENANT_KEY: tid, "namespace": ns},
                 "annotations": {"summary": a.description or f"{a.name}: {a.condition}"}}
         if a.notify:
@@ -59,14 +81,42 @@ def expand_monitoring(b: Builder, ctx: ExpandContext, lt, sizing, k8s: dict[str,
     rule_labels = dict(sorted({**base, **pmon.ruleLabels}.items()))
     # alerts carry the tenant's namespace: the prometheus-operator's AlertmanagerConfig routes
     # match on it (alertmanagerConfigMatcherStrategy OnNamespace); recorded SLO series have none
-    groups = slo_rule_groups(tid, t.spec.sla.availability, alert_labels={"namespace": ns})
-    custom = _custom_rules(lt, tid, ns)
+    squeeze = pmon.timeCompression
+    services = [s.service for s in sizing.services]
+    groups = slo_rule_groups(tid, t.spec.sla.availability, alert_labels={"namespace": ns},
+                             compression=squeeze)
+    groups.append(usage_group(tid, ns, services, squeeze))
+    groups.append(service_alerts_group(tid, ns, services, t.spec.sla.responseTime, squeeze))
+    custom = _custom_rules(lt, tid, ns, squeeze)
     if custom:
         groups.append({"name": f"ecp-ai-{tid}-custom", "rules": custom})
-    add_object(b, {
-        "apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
-        "metadata": meta("ecp-ai-slo", ns, rule_labels), "spec": {"groups": groups}},
-        depends_on=in_ns)
+    recorded = set(RECORDED) | {r["record"] for g in groups for r in g["rules"] if "record" in r}
+    warnings = _unknown_metrics(lt, recorded)
+    if pmon.rulesMode == "file":
+        # no prometheus-operator: the rules go to a file Prometheus loads, and nothing would
+        # read a ServiceMonitor (the file's Prometheus has its own scrape configuration)
+        b.add("prometheus", "rules", tid, {"groups": groups},
+              meta={"diagnostics": tuple(warnings)} if warnings else None)
+    else:
+        rule = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+                "metadata": meta("ecp-ai-slo", ns, rule_labels), "spec": {"groups": groups}}
+        b.add(PROVIDER, ktype(rule), "ecp-ai-slo", rule, depends_on=in_ns,
+              meta={"diagnostics": tuple(warnings)} if warnings else None)
+        _service_monitor(b, tid, ns, in_ns, rule_labels)
+    if t.spec.monitoring.dashboards:
+        title = t.metadata.displayName or tid
+        boards = {
+            "overview": overview_dashboard(tid, title, [s.service for s in sizing.services],
+                                           t.spec.sla.responseTime,
+                                           gpu_services=[s.service for s in sizing.services
+                                                         if s.gpus_per_replica]),
+            "slo": slo_dashboard(tid, title, t.spec.sla.availability),
+        }
+        _dashboards(b, ctx, tid, title, ns, in_ns, boards)
+    _alerting(b, ctx, lt, ns, in_ns)
+
+
+def _service_monitor(b: Builder, tid: str, ns: str, in_ns, rule_labels) -> None:
     # tenant_id comes from the Service's label, never from the scraped metrics: with
     # honorLabels false a service cannot claim another tenant's id (Prometheus renames its own
     # label to exported_tenant_id).
@@ -81,18 +131,6 @@ def expand_monitoring(b: Builder, ctx: ExpandContext, lt, sizing, k8s: dict[str,
                          "sourceLabels": ["__meta_kubernetes_service_label_ecp_ai_tenant"],
                          "targetLabel": TENANT_KEY, "action": "replace"}]}]}},
         depends_on=in_ns)
-
-    if t.spec.monitoring.dashboards:
-        title = t.metadata.displayName or tid
-        boards = {
-            "overview": overview_dashboard(tid, title, [s.service for s in sizing.services],
-                                           t.spec.sla.responseTime,
-                                           gpu_services=[s.service for s in sizing.services
-                                                         if s.gpus_per_replica]),
-            "slo": slo_dashboard(tid, title, t.spec.sla.availability),
-        }
-        _dashboards(b, ctx, tid, title, ns, in_ns, boards)
-    _alerting(b, ctx, lt, ns, in_ns)
 
 
 def folder_title(ctx: ExpandContext, title: str) -> str:
@@ -171,9 +209,14 @@ def _alerting(b: Builder, ctx: ExpandContext, lt, ns: str, in_ns) -> None:
     if not mon.receivers:
         return
     default = mon.receivers[0].name
-    # an alert that names receivers goes to each of them; every other alert of the tenant
-    # (the SLO burn-rate alerts among them) goes to the first receiver
+    # an alert that names receivers goes to each of them; every other alert of the tenant (the
+    # SLO burn-rate and service alerts among them) goes by severity: critical to
+    # criticalReceiver, warning to warningReceiver, the rest to the first receiver
     notify = [(a.name, recv) for a in mon.alerts for recv in a.notify]
+    by_severity = [(sev, recv) for sev, recv in (("critical", mon.criticalReceiver),
+                                                 ("warning", mon.warningReceiver))
+                   if recv and recv != default]
+    timing = mon.route
     if ctx.project.spec.monitoring.alertmanagerMode == "kubernetes":
         deps = list(in_ns)
         slack = [i for i, r in enumerate(mon.receivers) if r.slack is not None]
@@ -195,11 +238,17 @@ def _alerting(b: Builder, ctx: ExpandContext, lt, ns: str, in_ns) -> None:
             "metadata": meta("ecp-ai-alerts", ns, labels(tid)),
             "spec": {
                 "route": {"receiver": default, "groupBy": ["alertname", "service"],
+                          "groupWait": timing.groupWait, "groupInterval": timing.groupInterval,
+                          "repeatInterval": timing.repeatInterval,
                           "matchers": [{"name": TENANT_KEY, "value": tid, "matchType": "="}],
                           "routes": [{"receiver": recv, "continue": True,
                                       "matchers": [{"name": "alertname", "value": alert,
                                                     "matchType": "="}]}
-                                     for alert, recv in notify]},
+                                     for alert, recv in notify]
+                          + [{"receiver": recv,
+                              "matchers": [{"name": "severity", "value": sev, "matchType": "="},
+                                           {"name": "notify", "value": "", "matchType": "="}]}
+                             for sev, recv in by_severity]},
                 "receivers": [_receiver_k8s(r, f"slack-{r.name}" if r.slack else None)
                               for r in mon.receivers],
             }}
@@ -214,7 +263,11 @@ def _alerting(b: Builder, ctx: ExpandContext, lt, ns: str, in_ns) -> None:
     b.add("alertmanager", "route", tid, {
         "receiver": receiver_name(tid, default), "matchers": [f'{TENANT_KEY}="{tid}"'],
         "group_by": ["alertname", "service"], "continue": False,
+        "group_wait": timing.groupWait, "group_interval": timing.groupInterval,
+        "repeat_interval": timing.repeatInterval,
         "routes": [{"receiver": receiver_name(tid, recv), "matchers": [f'alertname="{alert}"'],
-                    "continue": True} for alert, recv in notify]},
+                    "continue": True} for alert, recv in notify]
+        + [{"receiver": receiver_name(tid, recv), "matchers": [f'severity="{sev}"', 'notify=""']}
+           for sev, recv in by_severity]},
         depends_on=tuple(recv_addrs))
 

@@ -1,5 +1,5 @@
-"""A real, throw-away Alertmanager for tests (Debian's `prometheus-alertmanager`, 0.25), plus the
-small helpers the monitoring tests share: a webhook sink and promtool runners.
+"""A real Alertmanager for the sandbox and the tests (Debian's `prometheus-alertmanager`, 0.25), plus
+a loopback webhook sink that records what it delivers, and a promtool runner.
 
     with AlertmanagerServer(config_text) as am:
         am.url                  # http://127.0.0.1:PORT
@@ -7,7 +7,7 @@ small helpers the monitoring tests share: a webhook sink and promtool runners.
         am.post_alert({"alertname": "x", "tenant_id": "acme"})
 
 Loopback only, a random port, clustering disabled (`--cluster.listen-address=`), storage in a
-temporary directory.
+temporary directory (or the `directory` given, which is then the sandbox's and kept).
 """
 
 from __future__ import annotations
@@ -81,11 +81,15 @@ class AlertmanagerError(RuntimeError):
 
 
 class AlertmanagerServer:
-    def __init__(self, config: str = BASE_CONFIG, *, binary: str | None = None):
+    def __init__(self, config: str = BASE_CONFIG, *, binary: str | None = None,
+                 directory: Path | None = None):
         self.binary = binary or find_tool(ALERTMANAGER, "prometheus-alertmanager")
-        self._dir = Path(tempfile.mkdtemp(prefix="ecpctl-am-"))
+        self._own_dir = directory is None
+        self._dir = Path(tempfile.mkdtemp(prefix="ecpctl-am-")) if directory is None else Path(directory)
+        self._dir.mkdir(parents=True, exist_ok=True)
         self.config_file = self._dir / "alertmanager.yml"
-        self.config_file.write_text(config)
+        if not self.config_file.exists() or self._own_dir:
+            self.config_file.write_text(config)
         self.port = 0
         self._proc: subprocess.Popen | None = None
         self._log = self._dir / "alertmanager.log"
@@ -97,6 +101,10 @@ class AlertmanagerServer:
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
 
     def start(self) -> "AlertmanagerServer":
         if self.running:
@@ -138,7 +146,8 @@ class AlertmanagerServer:
 
     def close(self) -> None:
         self.stop()
-        shutil.rmtree(self._dir, ignore_errors=True)
+        if self._own_dir:
+            shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> "AlertmanagerServer":
         return self.start()
@@ -172,8 +181,9 @@ class WebhookSink:
     `url(path)` is what a receiver posts to; `received(path)` the payloads that arrived there.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, record_to: Path | None = None, port: int = 0) -> None:
         sink = self
+        self._record_to = record_to
         self._lock = threading.Lock()
         self._payloads: list[tuple[str, dict]] = []
         self._arrived = threading.Condition(self._lock)
@@ -187,6 +197,10 @@ class WebhookSink:
                     body = {}
                 with sink._arrived:
                     sink._payloads.append((self.path, body))
+                    if sink._record_to is not None:
+                        with open(sink._record_to, "a", encoding="utf-8") as f:
+                            f.write(json.dumps({"path": self.path, "received": time.time(),
+                                                "payload": body}) + "\n")
                     sink._arrived.notify_all()
                 self.send_response(200)
                 self.end_headers()
@@ -194,7 +208,7 @@ class WebhookSink:
             def log_message(self, *args) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()

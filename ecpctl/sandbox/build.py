@@ -1,4 +1,4 @@
-"""Build the test-environment binaries from source with Go and cache them outside the repo.
+"""Build the sandbox's control-plane binaries from source with Go and cache them outside the repo.
 
 Layout of the cache (``$ECPCTL_TESTENV_CACHE`` or ``~/.cache/ecpctl-testenv``)::
 
@@ -37,7 +37,7 @@ KWOK_VERSION = "v0.8.0"
 
 KUBERNETES_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 
-# Measured on the 2-core reference machine (see tests/testenv/README.md).
+# Measured on the 2-core reference machine (see docs/sandbox.md).
 FIRST_BUILD_MINUTES = 12
 
 
@@ -405,8 +405,14 @@ def build_all(log: Callable[[str], None] = print) -> dict[str, float]:
         return _build_missing(log)
 
 
-def _build_missing(log: Callable[[str], None]) -> dict[str, float]:
-    todo = missing_binaries()
+def build_named(names: Iterable[str], log: Callable[[str], None] = print) -> dict[str, float]:
+    """Build the named binaries if they are not cached yet (the sandbox found no usable copy)."""
+    with _build_lock(log):
+        return _build_missing(log, only=set(names))
+
+
+def _build_missing(log: Callable[[str], None], only: set[str] | None = None) -> dict[str, float]:
+    todo = [b for b in missing_binaries() if only is None or b.name in only]
     if not todo:
         log(f"all test-environment binaries are cached under {cache_root()}")
         return {}

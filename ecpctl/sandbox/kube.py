@@ -9,7 +9,8 @@ pods on them and kwok marks them Running and Ready.
         cp.kubectl("get", "nodes")
         print(cp.kubeconfig, cp.server)
 
-Binaries come from ``tests.testenv.build`` (built from source and cached outside the repo).
+Binaries come from ``ecpctl.sandbox.binaries``: `$KUBEBUILDER_ASSETS`, `PATH`, or built from Go
+modules into a cache outside the repo.
 """
 
 from __future__ import annotations
@@ -30,10 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from . import build, certs
+from . import binaries, build, certs
 
 HERE = Path(__file__).resolve().parent
 CRDS_FILE = HERE / "crds" / "prometheus-operator.yaml"
+KWOK_STAGES_FILE = HERE / "kwok" / "stages.yaml"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+GPU_COUNT_LABEL = "nvidia.com/gpu.count"
+GPU_PRODUCT = "Tesla-T4"          # what NVIDIA's GPU feature discovery labels a T4 node with
 CRD_NAMES = (
     "servicemonitors.monitoring.coreos.com",
     "prometheusrules.monitoring.coreos.com",
@@ -141,7 +146,8 @@ class ControlPlane:
                       default because this cluster has no other nodes, so a taint would only force
                       every workload under test to carry a toleration
     apiserver_args:   extra kube-apiserver flags, e.g. ``["--max-requests-inflight=5"]``
-    install_crds:     apply tests/testenv/crds/prometheus-operator.yaml and wait for Established
+    install_crds:     apply ecpctl/sandbox/crds/prometheus-operator.yaml and wait for Established
+    gpu_product:      `nvidia.com/gpu.product` label of nodes with GPUs (GPU feature discovery's)
     workdir:          directory for data, certs and logs (default: a new temp dir, removed by stop())
     """
 
@@ -153,6 +159,7 @@ class ControlPlane:
     workdir: str | Path | None = None
     start_timeout: float = 120.0
     build_if_missing: bool = True
+    gpu_product: str = GPU_PRODUCT
 
     def __post_init__(self) -> None:
         self._procs: dict[str, _Proc] = {}
@@ -162,6 +169,7 @@ class ControlPlane:
         self._ports: dict[str, int] = {}
         self._started = False
         self.certs: certs.CertPaths | None = None
+        self.resolution: binaries.Resolution | None = None
 
     # ------------------------------------------------------------------ public properties
 
@@ -187,7 +195,7 @@ class ControlPlane:
     @property
     def binaries(self) -> dict[str, Path]:
         if not self._binaries:
-            self._binaries = build.binary_paths()
+            self._binaries = binaries.resolve().paths
         return self._binaries
 
     @property
@@ -218,16 +226,14 @@ class ControlPlane:
         if install_crds is not None:
             self.install_crds = install_crds
         if self.build_if_missing:
-            self._binaries = build.ensure_built()
+            self.resolution = binaries.ensure()
         else:
-            missing = build.missing_binaries()
-            if missing:
+            self.resolution = binaries.resolve()
+            if self.resolution.missing:
                 raise ControlPlaneError(
-                    "test-environment binaries are not built: "
-                    + ", ".join(b.name for b in missing)
-                    + " (run: python -m tests.testenv build)"
-                )
-            self._binaries = build.binary_paths()
+                    "control-plane binaries not found: " + ", ".join(self.resolution.missing)
+                    + " (run: ecpctl sandbox build)")
+        self._binaries = self.resolution.paths
         if self._dir is None:
             self._dir = Path(tempfile.mkdtemp(prefix="ecpctl-kube-"))
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -535,7 +541,7 @@ class ControlPlane:
             "kwok",
             [
                 str(self.binaries["kwok"]),
-                f"--config={build.kwok_stages_path()}",
+                f"--config={KWOK_STAGES_FILE}",
                 f"--kubeconfig={self.kubeconfig}",
                 "--manage-all-nodes=false",
                 f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}={KWOK_NODE_VALUE}",
@@ -605,6 +611,7 @@ class ControlPlane:
                     "kubernetes.io/role": "agent",
                     "node-role.kubernetes.io/agent": "",
                     "type": "kwok",
+                    **self._gpu_labels(capacity),
                 },
             },
             "spec": spec,
@@ -618,6 +625,12 @@ class ControlPlane:
                 ],
             },
         }
+
+    def _gpu_labels(self, capacity: Mapping[str, str]) -> dict[str, str]:
+        gpus = str(capacity.get("nvidia.com/gpu", "0"))
+        if gpus in ("", "0"):
+            return {}
+        return {GPU_PRODUCT_LABEL: self.gpu_product, GPU_COUNT_LABEL: gpus}
 
     def _wait_nodes_ready(self, names: Iterable[str], timeout: float = 60.0) -> None:
         names = list(names)

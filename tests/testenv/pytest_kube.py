@@ -1,4 +1,4 @@
-"""pytest plugin: a real Kubernetes control plane for tests (see tests/testenv/kube.py).
+"""pytest plugin: a real Kubernetes control plane for tests (see ecpctl/sandbox/kube.py).
 
 Fixtures:
     control_plane            session-scoped ControlPlane with 3 fake nodes and the
@@ -26,8 +26,8 @@ from typing import Iterator
 
 import pytest
 
-from . import build
-from .kube import ControlPlane
+from ecpctl.sandbox import binaries
+from ecpctl.sandbox.kube import ControlPlane
 
 SKIP_ENV = "ECPCTL_SKIP_KUBE"
 
@@ -38,16 +38,12 @@ def _skip_if_disabled() -> None:
 
 
 def _build_with_progress() -> None:
-    if not build.missing_binaries():
-        return
-
     def log(msg: str) -> None:
         # Shown even under output capture: a first build takes many minutes.
         sys.__stderr__.write(f"[testenv] {msg}\n")
         sys.__stderr__.flush()
 
-    log(f"building the test control plane from source; a first build takes about {build.FIRST_BUILD_MINUTES} minutes")
-    build.ensure_built(log)
+    binaries.ensure(log)
 
 
 @pytest.fixture(scope="session")

@@ -93,7 +93,7 @@ def test_prometheus_rule_groups(tmp_path):
         "tenant.acme.kubernetes.monitoring.coreos.com/v1.PrometheusRule.ecp-ai-slo"]
     groups = {g["name"]: g["rules"] for g in rule.attributes["spec"]["groups"]}
     assert list(groups) == ["ecp-ai-acme-slo-recording", "ecp-ai-acme-slo-alerts",
-                            "ecp-ai-acme-custom"]
+                            "ecp-ai-acme-usage", "ecp-ai-acme-services", "ecp-ai-acme-custom"]
     cpu, gpu = groups["ecp-ai-acme-custom"]
     assert cpu == {"alert": "high_cpu_usage", "expr": 'cpu_usage{tenant_id="acme"} > 80',
                    "for": "5m", "labels": {"severity": "warning", "tenant_id": "acme",
@@ -247,6 +247,7 @@ def test_file_mode_receivers_and_route(tmp_path, monkeypatch):
     assert route.attributes == {
         "receiver": "acme/ops-webhook", "matchers": ['tenant_id="acme"'],
         "group_by": ["alertname", "service"], "continue": False,
+        "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h",
         "routes": [{"receiver": "acme/ops-webhook", "matchers": ['alertname="high_cpu_usage"'],
                     "continue": True},
                    {"receiver": "acme/ops-email", "matchers": ['alertname="high_cpu_usage"'],
