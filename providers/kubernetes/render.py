@@ -8,10 +8,12 @@ annotation `ecp.ai/secret-managed-by: ecpctl`, so real values stay out of Git.
 from __future__ import annotations
 
 import copy
+import io
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.representer import RoundTripRepresenter
 
 from ecpctl.kernel import Resource
 from providers.kubernetes.kinds import SECRET_TYPE, SECRET_VALUE_FIELDS, rank, split_type
@@ -21,16 +23,38 @@ SECRET_NOTE = ("# Secret values are not rendered: `ecpctl apply` (or your secret
 SECRET_ANNOTATION = "ecp.ai/secret-managed-by"
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
+class _Representer(RoundTripRepresenter):
+    """Plain dicts in their own key order, multi-line strings as literal blocks, and every object
+    spelled out: a value met twice is written twice, never as an anchor and an alias, which
+    GitOps tools and people reading a diff would have to resolve."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
-def _str(dumper: yaml.SafeDumper, value: str):
+def _str(representer: RoundTripRepresenter, value: str):
     style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+    return representer.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
-_Dumper.add_representer(str, _str)
+_Representer.add_representer(str, _str)
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt", pure=True)
+    y.Representer = _Representer
+    y.default_flow_style = False
+    y.allow_unicode = True
+    y.width = 4096   # never fold a plain scalar: ruamel leaves a trailing space at each fold
+    y.indent(mapping=2, sequence=2, offset=0)
+    return y
+
+
+def dump_yaml(obj: Any) -> str:
+    """One object as a YAML document in block style (the text of a rendered file after its header)."""
+    buf = io.StringIO()
+    _yaml().dump(obj, buf)
+    return buf.getvalue()
 
 
 def _blank(value: Any) -> Any:
@@ -96,9 +120,7 @@ def render_manifests(resources: Iterable[Resource]) -> dict[str, str]:
         md = obj.get("metadata") or {}
         if r.type == "apps/v1.Deployment" and (md.get("namespace"), md.get("name")) in scaled:
             (obj.get("spec") or {}).pop("replicas", None)
-        text = HEADER + (SECRET_NOTE if secret else "") + yaml.dump(
-            obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
-            width=100)
+        text = HEADER + (SECRET_NOTE if secret else "") + dump_yaml(obj)
         path = f"{r.tenant}/{file_name(r)}"
         if path in out:
             raise ValueError(f"two objects would be rendered to {path}")

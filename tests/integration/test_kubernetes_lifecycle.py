@@ -184,18 +184,36 @@ def test_status_shows_replicas_and_pending_reasons(kube_cli):
                                   "value": {"no-such-node": "x"}}]))
     deadline = time.monotonic() + 30
     while True:
-        doc = json.loads(kube_cli.ok("status", "--path", str(kube_cli.spec), "--json").stdout)
+        r = kube_cli("status", t, "--path", str(kube_cli.spec), "--json")
+        doc = json.loads(r.stdout)
         svc = next(s for tt in doc["tenants"] if tt["tenant"] == t for s in tt["services"])
         if svc["problems"] or time.monotonic() > deadline:
             break
         time.sleep(0.5)
+    # not ready: exit 3 (a CI smoke test fails on it), one JSON document, ok as a command
+    assert r.exit_code == 3, r.output
+    assert doc["command"] == "status" and doc["ok"] is True and doc["all_ready"] is False
+    assert doc["summary"] == {"services": 1, "ready": 0}
     assert svc["desired_replicas"] == 2
     assert svc["pending_pods"] >= 1
     assert svc["status"] == "degraded"
     assert any("Pending: 0/3 nodes are available" in p and "node affinity/selector" in p
                for p in svc["problems"]), svc
-    r = kube_cli.ok("status", t, "--path", str(kube_cli.spec))
+    r = kube_cli("status", t, "--path", str(kube_cli.spec))
+    assert r.exit_code == 3
     assert f"{t}/chatbot (1 pending pod): pod chatbot-" in r.output
+    assert "0/1 service ready." in r.output
+
+    # ready again: exit 0, and the JSON document says so
+    kube_cli.kubectl("patch", "deployment", "chatbot", "-n", ns(t), "--type=json", "-p",
+                     json.dumps([{"op": "remove", "path": "/spec/template/spec/nodeSelector"}]))
+    deadline = time.monotonic() + 60
+    while (r := kube_cli("status", t, "--path", str(kube_cli.spec), "--json")).exit_code == 3 \
+            and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["all_ready"] is True and doc["summary"] == {"services": 1, "ready": 1}
 
     r = kube_cli("status", "nope", "--path", str(kube_cli.spec))
     assert r.exit_code == 1

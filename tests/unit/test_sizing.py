@@ -77,7 +77,7 @@ def test_examples_through_calc_json():
     result = CliRunner().invoke(cli, ["calc", str(EXAMPLES), "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
-    assert doc["format_version"] == 1
+    assert doc["format_version"] == "1.0" and doc["command"] == "calc" and doc["ok"]
     by_id = {t["tenant"]: t for t in doc["tenants"]}
     assert {k: v["preset"] for k, v in by_id.items()} == {
         "ai-call-center-prod": "large", "global-call-center": "large",
