@@ -51,6 +51,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "Show each tenant's services as the cluster runs them: desired and ready..."),
     "render": ("ecpctl.cli.kube_cmds:render_cmd",
                "Write the Kubernetes manifests of the tenants in PATH as YAML files, for..."),
+    "rbac": ("ecpctl.cli.rbac_cmd:rbac_cmd",
+             "Print least-privilege RBAC for what the plan of PATH manages."),
     "sandbox": ("ecpctl.cli.sandbox_cmds:sandbox_group",
                 "Run a local sandbox: Kubernetes with fake GPU nodes, Postgres, Prometheus, Alertmanager."),
 }
