@@ -20,20 +20,11 @@ class Duration(click.ParamType):
     name = "duration"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        if isinstance(value, (int, float)):
-            return float(value)
-        text = str(value).strip()
+        from ecpctl.kernel.durations import DurationError, parse_seconds
         try:
-            seconds = float(text)
-        except ValueError:
-            from ecpctl.kernel.durations import DurationError, parse_duration
-            try:
-                return parse_duration(text) / 1000.0
-            except DurationError as exc:
-                self.fail(f"{exc}, or bare seconds", param, ctx)
-        if seconds < 0:
-            self.fail(f"{text}: a duration cannot be negative", param, ctx)
-        return seconds
+            return parse_seconds(value)
+        except DurationError as exc:
+            self.fail(f"{exc}, or bare seconds", param, ctx)
 
 
 DURATION = Duration()

@@ -2,7 +2,9 @@
 separate processes (a killed apply and the next plan) see the same world.
 
 Knobs: ECPCTL_FAKE_DELAY (seconds per apply/delete), ECPCTL_FAKE_FAIL (address glob that fails),
-ECPCTL_FAKE_RETRYABLE_ONCE (address glob that fails once with a retryable error).
+ECPCTL_FAKE_RETRYABLE_ONCE (address glob that fails once with a retryable error),
+ECPCTL_FAKE_READ_ERROR (address glob whose read reports an error diagnostic, as a provider that
+cannot read an object does during a plan).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from ecpctl.kernel import ProviderError, ServerError
+from ecpctl.kernel import Diagnostic, ProviderError, ServerError
 from providers.protocol import (ApplyRequest, ApplyResponse, DeleteRequest, DeleteResponse,
                                 ImportRequest, ImportResponse, LiveObject, Provider, ReadRequest,
                                 ReadResponse, ResourceState)
@@ -58,11 +60,15 @@ class FakeProvider(Provider):
     def read(self, req: ReadRequest) -> ReadResponse:
         live = {}
         files = {p.name: p for p in _dir().glob("*.json")}     # one "LIST"
-        for addr in {r.address for r in req.desired} | {s.address for s in req.prior}:
+        for addr, ident in req.addresses().items():
             p = files.get(_file(addr).name)
             if p is not None:
-                live[addr] = LiveObject(address=addr, observed=json.loads(p.read_text())["observed"])
-        return ReadResponse(live=live, requests={"list": 1})
+                live[addr] = LiveObject(addr=ident, observed=json.loads(p.read_text())["observed"])
+        bad = os.environ.get("ECPCTL_FAKE_READ_ERROR")
+        diags = tuple(Diagnostic.error("read: injected failure: the fake server refused the list",
+                                       address=r.address)
+                      for r in req.desired if bad and fnmatch.fnmatchcase(r.address, bad))
+        return ReadResponse(live=live, diagnostics=diags, requests={"list": 1})
 
     def _maybe_fail(self, address: str) -> None:
         delay = float(os.environ.get("ECPCTL_FAKE_DELAY", "0") or 0)
@@ -87,8 +93,7 @@ class FakeProvider(Provider):
         observed = json.loads(json.dumps(dict(r.attributes)))
         write_live(r.address, observed)
         return ApplyResponse(state=ResourceState(
-            address=r.address, provider=r.provider, type=r.type, name=r.name, tenant=r.tenant,
-            attributes=r.attributes, observed=observed, sensitive=r.sensitive,
+            addr=r.addr, attributes=r.attributes, observed=observed, sensitive=r.sensitive,
             depends_on=r.depends_on))
 
     def delete(self, req: DeleteRequest) -> DeleteResponse:
@@ -102,8 +107,7 @@ class FakeProvider(Provider):
             return ImportResponse(state=None)
         d = req.desired
         return ImportResponse(state=ResourceState(
-            address=req.address, provider=req.provider, type=req.type, name=req.name,
-            tenant=req.tenant, attributes=observed, observed=observed,
+            addr=req.addr, attributes=observed, observed=observed,
             sensitive=d.sensitive if d else (), depends_on=d.depends_on if d else ()))
 
 
