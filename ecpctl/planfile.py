@@ -13,10 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ecpctl import __version__
-from ecpctl.kernel import StateError
+from ecpctl.kernel import Address, Resource, ResourceState, StateError
 from ecpctl.plan import Action, Plan, ResourceChange
-from ecpctl.kernel import Resource
-from ecpctl.kernel import ResourceState
 
 PLANFILE_KIND = "ecpctl-saved-plan"
 PLANFILE_VERSION = 1
@@ -30,9 +28,12 @@ def _resource_dict(r: Resource) -> dict[str, Any]:
                                                        if k != "diagnostics"}}
 
 
+def _addr(d: dict[str, Any]) -> Address:
+    return Address.from_parts(d["address"], d["tenant"], d["provider"], d["type"], d["name"])
+
+
 def _resource_from(d: dict[str, Any]) -> Resource:
-    return Resource(address=d["address"], provider=d["provider"], type=d["type"], name=d["name"],
-                    tenant=d["tenant"], attributes=d["attributes"],
+    return Resource(addr=_addr(d), attributes=d["attributes"],
                     sensitive=tuple(d["sensitive"]), depends_on=tuple(d["depends_on"]),
                     meta=d.get("meta") or {})
 
@@ -48,8 +49,7 @@ def _change_dict(c: ResourceChange) -> dict[str, Any]:
 
 def _change_from(d: dict[str, Any]) -> ResourceChange:
     return ResourceChange(
-        address=d["address"], provider=d["provider"], type=d["type"], name=d["name"],
-        tenant=d["tenant"], action=Action(d["action"]), before=d["before"], after=d["after"],
+        addr=_addr(d), action=Action(d["action"]), before=d["before"], after=d["after"],
         reason=d["reason"], requires_replace=tuple(d["requires_replace"]),
         sensitive=tuple(d["sensitive"]), depends_on=tuple(d["depends_on"]),
         desired=_resource_from(d["desired"]) if d["desired"] else None,
@@ -83,8 +83,11 @@ def write_plan(plan: Plan, path: Path, *, encode=None) -> None:
 def is_plan_file(path: Path) -> bool:
     if not path.is_file():
         return False
-    with path.open("rb") as fh:
-        head = fh.read(64)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return False    # not a plan; reading it as spec files reports why it cannot be read
     return head.startswith(b'{"kind":"' + PLANFILE_KIND.encode())
 
 
