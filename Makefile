@@ -16,7 +16,7 @@ demo: setup
 	bash scripts/demo.sh
 
 sandbox: setup
-	python3 -m tests.testenv up
+	ecpctl sandbox up
 
 sandbox-down:
-	python3 -m tests.testenv down
+	ecpctl sandbox down
