@@ -98,6 +98,14 @@ class _Reader:
         self.file = file
         self.docs: list[tuple[int, Any]] = []
         self.diags: list[Diagnostic] = []
+        self.reported: set[str] = set()
+
+    def refuse(self, feature: str, mark: Any, path: tuple, message: str) -> None:
+        """A refused YAML feature, reported where it is first used in the file: a billion-laughs
+        file says so in two lines, not in hundreds."""
+        if feature not in self.reported:
+            self.reported.add(feature)
+            self.problem(mark, path, message)
 
     def problem(self, mark: Any, path: tuple, message: str) -> None:
         self.diags.append(Diagnostic.error(message, file=self.file, line=mark.line + 1,
@@ -129,7 +137,7 @@ class _Reader:
                 index += 1
                 root = None
                 if (ev.version not in (None, (1, 2))) or ev.tags:
-                    self.problem(ev.start_mark, (), "YAML directives (%YAML 1.1, %TAG) are not "
+                    self.refuse("directive", ev.start_mark, (), "YAML directives (%YAML 1.1, %TAG) are not "
                                  "allowed; spec files are read as YAML 1.2")
                 continue
             if isinstance(ev, (MappingEndEvent, SequenceEndEvent)):
@@ -147,15 +155,15 @@ class _Reader:
                 and not parent.has_key
             path = self._path(parent, is_key)
             if isinstance(ev, AliasEvent):
-                self.problem(ev.start_mark, path, f"YAML alias '*{printable(str(ev.anchor))}' "
+                self.refuse("alias", ev.start_mark, path, f"YAML alias '*{printable(str(ev.anchor))}' "
                              f"refused: {_REFUSED_FEATURES}")
                 value: Any = None
             else:
                 if ev.anchor is not None:
-                    self.problem(ev.start_mark, path, f"YAML anchor '&{printable(str(ev.anchor))}' "
+                    self.refuse("anchor", ev.start_mark, path, f"YAML anchor '&{printable(str(ev.anchor))}' "
                                  f"refused: {_REFUSED_FEATURES}")
                 if ev.tag is not None:
-                    self.problem(ev.start_mark, path, f"YAML tag '{_tag(ev.tag)}' refused: spec "
+                    self.refuse("tag", ev.start_mark, path, f"YAML tag '{_tag(ev.tag)}' refused: spec "
                                  "files allow no tags; write a plain value (quote it for a string)")
                 if isinstance(ev, ScalarEvent):
                     value = self._scalar(ev, path, is_key)
@@ -189,13 +197,15 @@ class _Reader:
         text = ev.value
         if _is_plain(ev):
             if is_key and text == "<<":
-                self.problem(ev.start_mark, path, f"YAML merge key '<<' refused: {_REFUSED_FEATURES}")
+                self.refuse("merge", ev.start_mark, path, f"YAML merge key '<<' refused: {_REFUSED_FEATURES}")
             digits = sum(c.isdigit() for c in text[:MAX_NUMBER_DIGITS * 2])
             if digits > MAX_NUMBER_DIGITS and (_INT.fullmatch(text) or _FLOAT.fullmatch(text)):
                 self.problem(ev.start_mark, path,
                              f"number with more than {MAX_NUMBER_DIGITS} digits")
                 return None
-            return resolve(text)
+            value = resolve(text)
+            if not isinstance(value, str):
+                return value
         if bad := UNSAFE.search(text):
             self.problem(ev.start_mark, path, f"control character {describe_char(bad.group())} "
                          "is not allowed in a spec value")
