@@ -16,8 +16,7 @@ from ecpctl.cli.context import CliContext
 from ecpctl.cli.options import (LockArgs, PlanScope, ProviderArgs, apply_options, given,
                                 json_option, kube_options, lock_options, parallelism_option,
                                 path_argument, replace_option, scope_options, strict_option)
-from ecpctl.cli.output import (COMMAND_META, console, error_diagnostics, print_diagnostics,
-                               print_error)
+from ecpctl.cli.output import COMMAND_META, console, error_diagnostics, print_diagnostics
 from ecpctl.kernel import EcpctlError
 
 # options that shape a plan: a saved plan is applied exactly as saved, so they are refused with it
@@ -86,7 +85,7 @@ def destroy_cmd(ctx: click.Context, **_: object) -> None:
 def _run(ctx: click.Context, args: ApplyArgs) -> None:
     if args.as_json:
         from ecpctl.views.apply_json import ApplyJsonView
-        view = ApplyJsonView()
+        view = ApplyJsonView(report=print_diagnostics)
     else:
         from ecpctl.views.apply_human import ApplyHumanView
         view = ApplyHumanView(console(), print_diagnostics)
@@ -97,8 +96,7 @@ def _run(ctx: click.Context, args: ApplyArgs) -> None:
         if not args.as_json:
             raise           # main prints it in one line
         # the stream stays one object per line: the failure is its last diagnostic
-        view.diagnostics(error_diagnostics(exc))
-        print_error(exc)
+        view.diagnostics(error_diagnostics(exc))     # on stderr too, as one line each
         code = 1
     finally:
         view.close()

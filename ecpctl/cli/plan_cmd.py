@@ -67,7 +67,7 @@ def run_plan(obj: CliContext, args: PlanArgs) -> int:
     from ecpctl.kernel import has_errors
     if args.as_json:
         from ecpctl.views.plan_json import PlanJsonView
-        view = PlanJsonView("plan")
+        view = PlanJsonView("plan", report=print_diagnostics)
     else:
         from ecpctl.views.plan_human import PlanHumanView
         view = PlanHumanView(console(), print_diagnostics)

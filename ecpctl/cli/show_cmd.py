@@ -51,7 +51,7 @@ def _show_plan(obj: CliContext, args: ShowArgs) -> None:
     plan = load_plan(obj, args.planfile)
     if args.as_json:
         from ecpctl.views.plan_json import PlanJsonView
-        PlanJsonView("show").plan(plan)
+        PlanJsonView("show", report=print_diagnostics).plan(plan)
     else:
         from ecpctl.views.plan_human import PlanHumanView
         PlanHumanView(console(), print_diagnostics).plan(plan)

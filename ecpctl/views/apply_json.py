@@ -49,8 +49,9 @@ class ApplyJsonView:
     """Writes the stream; implements the applier's ApplyEvents (started, progress, finished)."""
 
     def __init__(self, write: Callable[[str], None] | None = None, *, interval: float = INTERVAL,
-                 clock=None):
+                 clock=None, report: Callable[[Iterable[Diagnostic]], None] | None = None):
         self._write = write or (lambda line: click.echo(line))
+        self._report = report      # error diagnostics, one line each on stderr as well
         self._lock = threading.Lock()
         self._running: dict[str, ResourceChange] = {}
         kw = {"clock": clock} if clock is not None else {}
@@ -69,6 +70,10 @@ class ApplyJsonView:
         self.emit("version", f"ecpctl {__version__}", ecpctl=__version__, ui=FORMAT_VERSION)
 
     def diagnostics(self, diags: Iterable[Diagnostic]) -> None:
+        diags = tuple(diags)
+        errors = [d for d in diags if d.severity is Severity.ERROR]
+        if errors and self._report is not None:
+            self._report(errors)
         for d in diags:
             label = "Error" if d.severity is Severity.ERROR else "Warning"
             self.emit("diagnostic", f"{label}: {d.one_line()}",

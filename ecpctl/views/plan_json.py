@@ -4,10 +4,11 @@ envelope of every command. Sensitive values are redacted."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import click
 
+from ecpctl.kernel.diagnostics import Diagnostic, Severity
 from ecpctl.kernel.paths import redact
 from ecpctl.plan import Plan, ResourceChange
 from ecpctl.views.envelope import dumps, envelope
@@ -63,11 +64,17 @@ def render_plan_json(plan: Plan, command: str = "plan") -> str:
 
 
 class PlanJsonView:
-    """`plan --json` and `show --json PLANFILE`: exactly one document on stdout, errors included."""
+    """`plan --json` and `show --json PLANFILE`: exactly one document on stdout, errors included;
+    error diagnostics also go to `report` (one line each on stderr, as in every JSON failure)."""
 
-    def __init__(self, command: str = "plan", write: Callable[[str], None] | None = None):
+    def __init__(self, command: str = "plan", write: Callable[[str], None] | None = None,
+                 report: Callable[[Iterable[Diagnostic]], None] | None = None):
         self.command = command
         self._write = write or (lambda text: click.echo(text, nl=False))
+        self._report = report
 
     def plan(self, plan: Plan, *, saved_to: Path | None = None) -> None:
         self._write(render_plan_json(plan, self.command))
+        errors = [d for d in plan.diagnostics if d.severity is Severity.ERROR]
+        if errors and self._report is not None:
+            self._report(errors)
