@@ -53,6 +53,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "Write the Kubernetes manifests of the tenants in PATH as YAML files, for..."),
     "rbac": ("ecpctl.cli.rbac_cmd:rbac_cmd",
              "Print least-privilege RBAC for what the plan of PATH manages."),
+    "db": ("ecpctl.cli.db_cmds:db_group",
+           "Back up and restore tenant databases with pg_dump and pg_restore."),
     "sandbox": ("ecpctl.cli.sandbox_cmds:sandbox_group",
                 "Run a local sandbox: Kubernetes with fake GPU nodes, Postgres, Prometheus, Alertmanager."),
 }
