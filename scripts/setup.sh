@@ -17,7 +17,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 python3 -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v -e "Running pip as the 'root' user" -e "dependency conflicts" -e "which is incompatible" || true
-python3 -c "import ecpctl, click, pydantic, sqlalchemy, psycopg" 
+python3 -c "import ecpctl, click, pydantic, sqlalchemy, psycopg"
+# the static checks of `make lint`, from the test extra
+python3 -m ruff --version >/dev/null && python3 -m mypy --version >/dev/null && command -v lint-imports >/dev/null
 
 if [ "${ECPCTL_SKIP_KUBE:-0}" != "1" ]; then
   python3 -m tests.testenv build

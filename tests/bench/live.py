@@ -23,9 +23,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 from tests.bench.generate import LIGHT_PODS, generate_light, write_light_tenant
 
