@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from ecpctl.cli.report import JSON_OPTION, choose, name
+from ecpctl.cli.options import json_option
+from ecpctl.cli.report import choose, name
 
 SPEC_PATH = click.argument("path", type=click.Path(path_type=str))
 
@@ -23,7 +24,7 @@ class ValidateArgs:
 
 @click.command("validate")
 @SPEC_PATH
-@JSON_OPTION
+@json_option("the result, one diagnostic per problem")
 @click.pass_context
 def validate_cmd(ctx: click.Context, **opts) -> None:
     """Check the spec files at PATH (a file or a directory) and report every problem.
@@ -52,7 +53,7 @@ class CalcArgs:
 
 @click.command("calc")
 @SPEC_PATH
-@JSON_OPTION
+@json_option("the figures")
 @click.pass_context
 def calc_cmd(ctx: click.Context, **opts) -> None:
     """Size every tenant at PATH: replicas, CPU, memory, GPUs, preset and monthly cost."""

@@ -38,6 +38,14 @@ class CliContext:
                 return name
         return DEFAULT_WORKSPACE
 
+    @classmethod
+    def for_completion(cls, ctx) -> "CliContext":
+        """The settings of a command line being completed: click resolves it without running the
+        group's callback, so they are read from the root's parsed parameters."""
+        params = ctx.find_root().params
+        return cls(state_url=params.get("state_url"), workspace_override=params.get("workspace"),
+                   data_dir=Path(params.get("data_dir") or DATA_DIR))
+
     def select_workspace(self, name: str) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "workspace").write_text(name + "\n")

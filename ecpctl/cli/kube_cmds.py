@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from ecpctl.cli.report import JSON_OPTION, choose, name
+from ecpctl.cli.options import json_option
+from ecpctl.cli.report import choose, name
 from ecpctl.kernel import EcpctlError
 
 NOT_READY_EXIT = 3   # documented in status's help and docs/cli-reference.md: CI smoke tests use it
@@ -27,7 +28,7 @@ class StatusArgs:
 @click.option("-p", "--path", "spec_path", default=".", show_default=True,
               type=click.Path(exists=True, path_type=Path),
               help="Spec files (a file or a directory) that declare the tenants.")
-@JSON_OPTION
+@json_option("the status")
 @click.option("--kubeconfig", envvar="KUBECONFIG", default=None, metavar="PATH",
               help="Kubeconfig (overrides the Project; env KUBECONFIG).")
 @click.option("--context", "kube_context", default=None, metavar="NAME",

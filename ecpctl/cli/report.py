@@ -16,10 +16,6 @@ from ecpctl.views.report import HumanView, JsonView, View
 
 T = TypeVar("T")
 
-JSON_OPTION = click.option("--json", "as_json", is_flag=True,
-                           help="Print one JSON document (docs/json-output.md), also on failure.")
-
-
 def name(ctx: click.Context, command: str) -> None:
     """The command's path without `ecpctl` (`state list`), for the failure envelope."""
     ctx.meta[COMMAND_META] = command

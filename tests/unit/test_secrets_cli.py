@@ -192,7 +192,7 @@ def test_rekey_through_the_cli(ecpctl, spec_dir, applied, tmp_path):
     new = generate_key()
     new_file = tmp_path / "new.key"
     new_file.write_text(new)
-    versions = len(json.loads(ecpctl("state", "history", "--json").output))
+    versions = len(json.loads(ecpctl("state", "history", "--json").output)["versions"])
     r = ecpctl("state", "rekey", "--new-key-file", str(new_file), env={KEY_ENV: applied})
     assert r.exit_code == 0, r.output
     assert (f"Re-encrypted 4 value(s) in 2 resource(s) and 4 value(s) in {versions} history "
@@ -202,7 +202,7 @@ def test_rekey_through_the_cli(ecpctl, spec_dir, applied, tmp_path):
     assert f"(key id {kid(new)}; the key given has id {kid(applied)})" in msg
     assert "No changes." in ecpctl("plan", str(spec_dir), env={KEY_ENV: new}).output
     # every kept version moved too: an old one opens with the new key and recovers the state
-    oldest = json.loads(ecpctl("state", "history", "--json").output)[-1]["version"]
+    oldest = json.loads(ecpctl("state", "history", "--json").output)["versions"][-1]["version"]
     pulled = tmp_path / "old.json"
     pulled.write_text(ecpctl("state", "pull", "--version", str(oldest), env=NO_KEY).output)
     assert ecpctl("state", "push", str(pulled), "--force", env={KEY_ENV: new}).exit_code == 0

@@ -89,7 +89,7 @@ def test_no_output_of_a_run_holds_a_generated_secret(ecpctl, spec_dir, tmp_path,
     pulled = run("state", "pull", env=no_key)
     assert '"$enc": "aesgcm/v1"' in pulled
     run("state", "pull")
-    version = json.loads(run("state", "history", "--json"))[0]["version"]
+    version = json.loads(run("state", "history", "--json"))["versions"][0]["version"]
     run("state", "pull", "--version", str(version), env=no_key)
 
     # a password rotation: the new password goes through a saved plan too

@@ -99,7 +99,7 @@ def test_state_mv(ecpctl, spec_dir):
 def test_history_pull_push(ecpctl, spec_dir, tmp_path):
     applied(ecpctl, spec_dir)
     assert ecpctl("state", "rm", DEPLOY).exit_code == 0
-    hist = json.loads(ecpctl("state", "history", "--json").output)
+    hist = json.loads(ecpctl("state", "history", "--json").output)["versions"]
     assert [h["operation"] for h in hist][:2] == ["state rm", "apply"]
     older = hist[1]["version"]
     doc = json.loads(ecpctl("state", "pull", "--version", str(older)).output)

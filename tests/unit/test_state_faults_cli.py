@@ -47,7 +47,7 @@ def raw_sql(ecpctl, query: str, *params) -> None:
 def versions(ecpctl) -> list[int]:
     r = ecpctl("state", "history", "--json")
     assert r.exit_code == 0, r.output
-    return [v["version"] for v in json.loads(r.output)]
+    return [v["version"] for v in json.loads(r.output)["versions"]]
 
 
 def corrupt_error(r) -> re.Match:
