@@ -55,6 +55,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
              "Print least-privilege RBAC for what the plan of PATH manages."),
     "db": ("ecpctl.cli.db_cmds:db_group",
            "Back up and restore tenant databases with pg_dump and pg_restore."),
+    "doctor": ("ecpctl.cli.doctor_cmd:doctor_cmd",
+               "Check the prerequisites of the targets the Project at PATH configures."),
     "sandbox": ("ecpctl.cli.sandbox_cmds:sandbox_group",
                 "Run a local sandbox: Kubernetes with fake GPU nodes, Postgres, Prometheus, Alertmanager."),
 }
@@ -109,14 +111,7 @@ class EcpctlGroup(click.Group):
         if name not in COMMANDS:
             return None
         module_name, attr = COMMANDS[name][0].split(":")
-        module = importlib.import_module(module_name)
-        if not hasattr(module, attr) and hasattr(module, "register"):
-            # TRANSITIONAL: modules whose commands are still closures inside register()
-            holder = click.Group()
-            module.register(holder)
-            command = holder.commands[name]
-        else:
-            command = getattr(module, attr)
+        command = getattr(importlib.import_module(module_name), attr)
         self.add_command(command, name)
         return command
 
