@@ -16,7 +16,8 @@ Every command takes the global options before the command name, for example
 `ecpctl --workspace production plan examples/`.
 
 Exit codes: 0 success; 1 an error (one line naming the file and line, or the resource); 2 from
-`plan --detailed-exitcode` when there are changes; 130 when an apply was interrupted.
+`plan --detailed-exitcode` when there are changes; 3 from `status` when a service is not ready;
+130 when an apply was interrupted.
 """
 
 
