@@ -103,7 +103,8 @@ class Selector:
 @dataclass(frozen=True)
 class Node:
     type: str
-    kind: str                   # selector | matrix | subquery | number | string | paren | call | agg | unary | binary
+    # selector | matrix | subquery | number | string | paren | call | agg | unary | binary
+    kind: str
     pos: int
     selector: Selector | None = None
     has_offset: bool = False

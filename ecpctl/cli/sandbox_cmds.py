@@ -161,7 +161,7 @@ def fault_cmd(directory, tenant, scenario, service, for_, clear, list_):
     if scenario not in faults.SCENARIOS:
         raise click.UsageError(f"unknown scenario {scenario!r}; one of: "
                                + ", ".join(faults.SCENARIOS))
-    from ecpctl.sandbox.inject import choose_node, check_target
+    from ecpctl.sandbox.inject import check_target, choose_node
     check_target(rec, tenant, service)
     node = choose_node(rec, tenant, service, gpus=scenario == "gpu_loss") \
         if scenario in ("node_down", "gpu_loss") else None

@@ -9,11 +9,10 @@ import os
 from typing import Any
 
 from ecpctl.dashboards import folder_uid, overview_dashboard, slo_dashboard
-from ecpctl.kernel import ConfigError, Diagnostic, Severity
 from ecpctl.expand.context import TENANT_LABEL, Builder, ExpandContext
 from ecpctl.expand.kubernetes import PROVIDER, add_object, b64, ktype, labels, meta
-from ecpctl.expand.service_rules import (RECORDED, known_metric, service_alerts_group,
-                                         usage_group)
+from ecpctl.expand.service_rules import RECORDED, known_metric, service_alerts_group, usage_group
+from ecpctl.kernel import ConfigError, Diagnostic, Severity
 from ecpctl.promql import PromQLError, check_condition, scope_expression
 from ecpctl.slo import compress, slo_rule_groups
 
@@ -153,7 +152,7 @@ def _dashboards(b: Builder, ctx, tid, title, ns, in_ns, boards: dict[str, dict])
         return
     fuid = folder_uid(tid)
     folder = b.add("grafana", "folder", fuid, {"uid": fuid, "title": ftitle})
-    for key, board in boards.items():
+    for board in boards.values():
         b.add("grafana", "dashboard", board["uid"], {
             "uid": board["uid"], "folder_uid": fuid, "dashboard": board},
             depends_on=(folder,))

@@ -106,7 +106,7 @@ class AlertmanagerServer:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
-    def start(self) -> "AlertmanagerServer":
+    def start(self) -> AlertmanagerServer:
         if self.running:
             return self
         self.port = self.port or free_port()
@@ -149,7 +149,7 @@ class AlertmanagerServer:
         if self._own_dir:
             shutil.rmtree(self._dir, ignore_errors=True)
 
-    def __enter__(self) -> "AlertmanagerServer":
+    def __enter__(self) -> AlertmanagerServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

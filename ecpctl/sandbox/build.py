@@ -27,9 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 KUBERNETES_VERSION = "v1.34.4"
 ETCD_VERSION = "v3.6.16"
@@ -190,7 +190,8 @@ def _write_if_changed(path: Path, text: str) -> None:
         path.write_text(text)
 
 
-def _go_build(module_dir: Path, package: str, binary: Binary, ldflags: str, log: Callable[[str], None]) -> float:
+def _go_build(module_dir: Path, package: str, binary: Binary, ldflags: str,
+              log: Callable[[str], None]) -> float:
     """Build ``package`` in ``module_dir`` to ``binary.path`` atomically; return seconds taken."""
     bin_dir = binary.path.parent
     bin_dir.mkdir(parents=True, exist_ok=True)
@@ -312,7 +313,8 @@ func main() { etcdmain.Main(os.Args) }
 def build_etcd(binary: Binary, log: Callable[[str], None]) -> float:
     start = time.monotonic()
     mod_dir = _work_dir(f"etcd-{binary.version}")
-    header = f"module ecpctl.local/testenv/etcd\n\ngo 1.24.0\n\nrequire go.etcd.io/etcd/server/v3 {binary.version}\n"
+    header = ("module ecpctl.local/testenv/etcd\n\ngo 1.24.0\n\n"
+              f"require go.etcd.io/etcd/server/v3 {binary.version}\n")
     gomod = mod_dir / "go.mod"
     if not gomod.exists() or f"go.etcd.io/etcd/server/v3 {binary.version}" not in gomod.read_text():
         gomod.write_text(header)
@@ -363,7 +365,8 @@ def build_kwok(binary: Binary, log: Callable[[str], None]) -> float:
     mod_dir = _work_dir(f"kwok-{binary.version}")
     gomod = mod_dir / "go.mod"
     if not gomod.exists() or f"sigs.k8s.io/kwok {binary.version}" not in gomod.read_text():
-        gomod.write_text(f"module ecpctl.local/testenv/kwok\n\ngo 1.24.0\n\nrequire sigs.k8s.io/kwok {binary.version}\n")
+        gomod.write_text("module ecpctl.local/testenv/kwok\n\ngo 1.24.0\n\n"
+                         f"require sigs.k8s.io/kwok {binary.version}\n")
         (mod_dir / "go.sum").unlink(missing_ok=True)
     log(f"building kwok (sigs.k8s.io/kwok {binary.version}) ...")
     ldflags = (

@@ -100,7 +100,7 @@ def _name(common_name: str, organization: str | None = None) -> x509.Name:
 
 def _now() -> _dt.datetime:
     # Backdate a little so a slightly skewed clock does not make the certs "not yet valid".
-    return _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(minutes=5)
+    return _dt.datetime.now(_dt.UTC) - _dt.timedelta(minutes=5)
 
 
 def _ca() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:

@@ -10,9 +10,9 @@ import fcntl
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 CRASH_ANNOTATION = "sandbox.ecp.ai/fault"          # pods: "crash" -> kwok stage makes them unready
 GPUS_LOST_ANNOTATION = "sandbox.ecp.ai/gpus-lost"  # nodes: the GPU count before gpu_loss

@@ -27,11 +27,11 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
-from . import binaries, build, certs
+from . import binaries, certs
 
 HERE = Path(__file__).resolve().parent
 CRDS_FILE = HERE / "crds" / "prometheus-operator.yaml"
@@ -214,13 +214,13 @@ class ControlPlane:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def __enter__(self) -> "ControlPlane":
+    def __enter__(self) -> ControlPlane:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def start(self, install_crds: bool | None = None) -> "ControlPlane":
+    def start(self, install_crds: bool | None = None) -> ControlPlane:
         if self._started:
             return self
         if install_crds is not None:
@@ -323,12 +323,15 @@ class ControlPlane:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode(errors="replace")
 
-    def create_nodes(self, count: int, start_index: int | None = None, capacity: Mapping[str, str] | None = None) -> list[str]:
+    def create_nodes(self, count: int, start_index: int | None = None,
+                     capacity: Mapping[str, str] | None = None) -> list[str]:
         """Register ``count`` more fake nodes and wait until they are Ready; returns their names."""
         first = self._node_count() if start_index is None else start_index
         names = [f"kwok-node-{i}" for i in range(first, first + count)]
-        docs = [self._node_manifest(n, capacity or self.node_capacity, i) for i, n in enumerate(names, first)]
-        self.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
+        docs = [self._node_manifest(n, capacity or self.node_capacity, i)
+                for i, n in enumerate(names, first)]
+        self.kubectl("apply", "-f", "-",
+                     input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
         self._wait_nodes_ready(names)
         return names
 
@@ -376,7 +379,8 @@ class ControlPlane:
         # The service-account controller creates "default" in every namespace; pods need it.
         self._wait(
             "kube-controller-manager",
-            lambda: self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0,
+            lambda: self.kubectl("get", "serviceaccount", "default", "-n", "default",
+                                 check=False).returncode == 0,
             deadline,
             what="default service account",
         )
@@ -401,7 +405,8 @@ class ControlPlane:
             if not pending:
                 return
             if time.monotonic() > deadline:
-                raise ControlPlaneError(f"CRDs not Established after {timeout:.0f}s: {', '.join(sorted(pending))}")
+                raise ControlPlaneError(f"CRDs not Established after {timeout:.0f}s: "
+                                        f"{', '.join(sorted(pending))}")
             time.sleep(0.2)
 
     def _wait(self, component: str, ready, deadline: float, what: str | None = None) -> None:
@@ -410,7 +415,8 @@ class ControlPlane:
             proc = self._procs.get(component)
             if proc is not None and not proc.alive():
                 raise ControlPlaneError(
-                    f"{component} exited while waiting for {what}; last lines of {proc.log}:\n{_tail(proc.log)}"
+                    f"{component} exited while waiting for {what}; last lines of {proc.log}:\n"
+                    f"{_tail(proc.log)}"
                 )
             try:
                 if ready():
@@ -580,7 +586,8 @@ class ControlPlane:
                     },
                 }
             ],
-            "contexts": [{"name": "ecpctl-testenv", "context": {"cluster": "ecpctl-testenv", "user": "admin"}}],
+            "contexts": [{"name": "ecpctl-testenv",
+                          "context": {"cluster": "ecpctl-testenv", "user": "admin"}}],
             "current-context": "ecpctl-testenv",
             "preferences": {},
         }

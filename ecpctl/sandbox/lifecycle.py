@@ -10,9 +10,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -117,7 +118,7 @@ def _cleanup_stale(layout: Layout) -> None:
     rec = layout.read_record()
     if not rec:
         return
-    for name, pid in (rec.get("pids") or {}).items():
+    for pid in (rec.get("pids") or {}).values():
         if pid_alive(pid) and _started_under(pid, layout.root):
             try:
                 os.killpg(pid, signal.SIGKILL)

@@ -123,7 +123,7 @@ class PostgresServer:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def __enter__(self) -> "PostgresServer":
+    def __enter__(self) -> PostgresServer:
         try:
             self.start()
         except BaseException:

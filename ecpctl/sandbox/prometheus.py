@@ -18,8 +18,9 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import httpx
 
@@ -78,7 +79,7 @@ class PrometheusServer:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def start(self) -> "PrometheusServer":
+    def start(self) -> PrometheusServer:
         if self.running:
             return self
         self.rules_dir.mkdir(parents=True, exist_ok=True)
@@ -123,7 +124,7 @@ class PrometheusServer:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "PrometheusServer":
+    def __enter__(self) -> PrometheusServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

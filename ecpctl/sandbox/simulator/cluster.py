@@ -10,8 +10,12 @@ import httpx
 
 from ecpctl.kernel.ownership import TENANT_LABEL
 from ecpctl.kernel.quantity import parse_cpu, parse_memory_bytes
-from ecpctl.sandbox.faults import (CRASH_ANNOTATION, GPUS_LOST_ANNOTATION, KWOK_NODE_ANNOTATION,
-                                   Fault)
+from ecpctl.sandbox.faults import (
+    CRASH_ANNOTATION,
+    GPUS_LOST_ANNOTATION,
+    KWOK_NODE_ANNOTATION,
+    Fault,
+)
 from ecpctl.sandbox.simulator.model import Pod, Workload
 
 PART_OF = "app.kubernetes.io/part-of=ecp-ai"

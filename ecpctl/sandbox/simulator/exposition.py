@@ -5,7 +5,7 @@ kube-state-metrics and NVIDIA's dcgm-exporter (pod-mapped labels)."""
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 from ecpctl.sandbox.simulator.model import BUCKETS, Simulation, Workload
 
