@@ -57,6 +57,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
            "Back up and restore tenant databases with pg_dump and pg_restore."),
     "doctor": ("ecpctl.cli.doctor_cmd:doctor_cmd",
                "Check the prerequisites of the targets the Project at PATH configures."),
+    "doctor": ("ecpctl.cli.doctor_cmd:doctor_cmd",
+               "Check the prerequisites of the targets the Project at PATH configures."),
     "sandbox": ("ecpctl.cli.sandbox_cmds:sandbox_group",
                 "Run a local sandbox: Kubernetes with fake GPU nodes, Postgres, Prometheus, Alertmanager."),
 }
