@@ -13,7 +13,7 @@ import pytest
 from tests.unit.conftest import SPECS, Ecpctl
 from tests.unit.test_engine_crash import spawn, wait_for_lines
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 
 @pytest.fixture

@@ -24,6 +24,10 @@ from tests.integration.faults_support import (audit_args, audit_events,  # noqa:
                                               operator_kubeconfig)
 from tests.testenv.kube import ControlPlane
 
+# the offline retry tests below live here with the throttling test they explain; tests/ci_rules.py
+# requires the marker on every test under tests/integration
+pytestmark = pytest.mark.integration
+
 THROTTLED = ["--enable-priority-and-fairness=false", "--max-requests-inflight=1",
              "--max-mutating-requests-inflight=1"]
 # (system:masters is exempt from these limits: ecpctl and the neighbours use an operator account)

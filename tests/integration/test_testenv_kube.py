@@ -10,7 +10,7 @@ import pytest
 from tests.testenv import build
 from tests.testenv.kube import CRD_NAMES, ControlPlane, ControlPlaneError
 
-pytestmark = pytest.mark.kube
+pytestmark = [pytest.mark.integration, pytest.mark.kube]
 
 
 def _wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
