@@ -17,6 +17,7 @@ from rich.text import Text
 
 from ecpctl.kernel import ResourceState
 from ecpctl.kernel.paths import redact
+from ecpctl.views.state_view import resource_json
 
 
 def iso(t: datetime | None) -> str | None:
@@ -50,10 +51,8 @@ class StateShown:
 
 
 def _shown(r: ResourceState) -> dict[str, Any]:
-    return {"address": r.address, "provider": r.provider, "type": r.type, "name": r.name,
-            "tenant": r.tenant, "attributes": redact(dict(r.attributes), r.sensitive),
-            "observed": redact(dict(r.observed), r.sensitive),
-            "depends_on": list(r.depends_on), "sensitive_paths": list(r.sensitive)}
+    """`show --json`'s resource, and what the provider observed at the last apply."""
+    return {**resource_json(r), "observed": redact(dict(r.observed), r.sensitive)}
 
 
 def state_show_human(con: Console, s: StateShown) -> None:
