@@ -17,19 +17,33 @@ import copy
 import os
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from ecpctl.kernel import Diagnostic, ProviderError, ProviderNotConfigured
 from providers.prometheus.server import PrometheusAPI, check_rules, find_promtool
-from providers.protocol import (ApplyRequest, ApplyResponse, ConfigureRequest, ConfigureResponse,
-                                DeleteRequest, DeleteResponse, ImportRequest, ImportResponse,
-                                LiveObject, PlanRequest, PlanResponse, Provider, ReadRequest,
-                                ReadResponse, ResourceState)
+from providers.protocol import (
+    ApplyRequest,
+    ApplyResponse,
+    ConfigureRequest,
+    ConfigureResponse,
+    DeleteRequest,
+    DeleteResponse,
+    ImportRequest,
+    ImportResponse,
+    LiveObject,
+    PlanRequest,
+    PlanResponse,
+    Provider,
+    ReadRequest,
+    ReadResponse,
+    ResourceState,
+)
 
 RULES = "rules"
 HEADER = ("# Managed by ecpctl: the rule groups of tenant {tenant}. A hand edit here is drift that "
@@ -258,10 +272,12 @@ class PrometheusRulesProvider(Provider):
             for path, (old, _) in writes.items():
                 self._put(path, old)
             try:
-                api.reload()
-                restored = "the previous rule files were restored and Prometheus reloaded"
-            except ProviderError:
-                restored = "the previous rule files were restored (Prometheus could not be reloaded)"
+                again = api.reload()
+            except ProviderError as reload_exc:
+                again = str(reload_exc)
+            restored = ("the previous rule files were restored and Prometheus reloaded"
+                        if again is None else "the previous rule files were restored (Prometheus "
+                        f"could not be reloaded: {again})")
             failed = copy.copy(exc)
             failed.reason = f"{exc.reason}; {restored}"
             failed.args = (failed.reason,)
