@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import quote
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, select, text
@@ -44,7 +44,7 @@ class Database:
     # --- opening ---------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str | None, data_dir: Path, *, readonly: bool = False) -> "Database":
+    def open(cls, url: str | None, data_dir: Path, *, readonly: bool = False) -> Database:
         """The database at `url` (None: SQLite at data_dir/state.db), its tables created.
 
         `readonly=True` creates nothing, anywhere: see `open_readonly`.
@@ -70,7 +70,7 @@ class Database:
         return db
 
     @classmethod
-    def open_readonly(cls, url: str | None, data_dir: Path) -> "Database":
+    def open_readonly(cls, url: str | None, data_dir: Path) -> Database:
         """The database at `url` for reading only: no directory, file, table or row is created.
 
         A state that does not exist yet (no SQLite file, no tables in Postgres) reads as an empty
@@ -102,7 +102,7 @@ class Database:
         return db
 
     @classmethod
-    def _empty(cls, url: str) -> "Database":
+    def _empty(cls, url: str) -> Database:
         """An empty state in memory, shown under the name of the database that does not exist yet."""
         engine = create_engine("sqlite://", poolclass=StaticPool,
                                connect_args={"check_same_thread": False})

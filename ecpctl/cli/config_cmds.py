@@ -36,7 +36,7 @@ def validate_cmd(ctx: click.Context, **opts) -> None:
 
 def validate(ctx: click.Context, args: ValidateArgs) -> None:
     from ecpctl.config import load_config
-    from ecpctl.views.validate import ValidTenant, Validated, validate_human, validate_json
+    from ecpctl.views.validate import Validated, ValidTenant, validate_human, validate_json
 
     view = choose(ctx, "validate", args.as_json, human=validate_human, body=validate_json)
     cfg = load_config(args.path)

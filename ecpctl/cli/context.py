@@ -22,7 +22,7 @@ class CliContext:
     workspace_override: str | None = None   # --workspace / ECPCTL_WORKSPACE
     data_dir: Path = field(default_factory=lambda: Path(DATA_DIR))
     key_file: Path | None = None        # the Project's spec.state.keyFile, or a saved plan's
-    _store: "StateStore | None" = None
+    _store: StateStore | None = None
 
     @property
     def workspace(self) -> str:
@@ -39,7 +39,7 @@ class CliContext:
         return DEFAULT_WORKSPACE
 
     @classmethod
-    def for_completion(cls, ctx) -> "CliContext":
+    def for_completion(cls, ctx) -> CliContext:
         """The settings of a command line being completed: click resolves it without running the
         group's callback, so they are read from the root's parsed parameters."""
         params = ctx.find_root().params
@@ -53,7 +53,7 @@ class CliContext:
     def resolved_state_url(self, project_url: str | None = None) -> str | None:
         return self.state_url or os.environ.get("ECPCTL_STATE_URL") or project_url
 
-    def store(self, project_url: str | None = None) -> "StateStore":
+    def store(self, project_url: str | None = None) -> StateStore:
         """The state store for commands that write: its database and tables are created if needed."""
         if self._store is None or self._store.readonly:
             from state.store import StateStore
@@ -64,7 +64,7 @@ class CliContext:
             self._store = store
         return self._store
 
-    def reader(self, project_url: str | None = None) -> "StateStore":
+    def reader(self, project_url: str | None = None) -> StateStore:
         """The state store for read-only commands: creates no directory, file, table or row.
 
         A state that does not exist yet reads as empty (default workspace, serial 0, nothing in
@@ -77,7 +77,7 @@ class CliContext:
                                           key=key, readonly=True)
         return self._store
 
-    def state_key(self) -> "StateKey | None":
+    def state_key(self) -> StateKey | None:
         """ECPCTL_STATE_KEY, else ECPCTL_STATE_KEY_FILE's key, else the Project's key file's."""
         from state import keys
         key = keys.key_from_env()

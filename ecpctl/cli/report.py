@@ -6,7 +6,8 @@ command calls `choose` (or `name`) before anything can fail.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console

@@ -255,9 +255,12 @@ def state_push_cmd(obj: CliContext, **opts) -> None:
     """Replace this workspace's state with a document made by `state pull`."""
     args = StatePushArgs(**opts)
     try:
-        doc = json.loads(args.file.read_text())
-    except ValueError as exc:
+        doc = json.loads(args.file.read_bytes().decode("utf-8"))
+    except json.JSONDecodeError as exc:
         raise StateError(f"{args.file}: not a JSON state document ({exc.msg} at line {exc.lineno})") from exc
+    except UnicodeDecodeError as exc:
+        raise StateError(f"{args.file}: not a JSON state document (not UTF-8 text at byte "
+                         f"{exc.start})") from exc
     store = obj.store()
     lock = store.lock(obj.workspace, "state push", timeout=args.lock_timeout)
     try:

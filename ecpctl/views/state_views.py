@@ -7,9 +7,10 @@ Sensitive values are redacted in both views; a state that does not exist yet sho
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table

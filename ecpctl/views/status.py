@@ -6,8 +6,9 @@ as its last line, the JSON one as `all_ready` (each service's `problems` say why
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from rich.console import Console
 
