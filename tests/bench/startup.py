@@ -3,8 +3,9 @@ over several runs after one warm-up; median and minimum. Prints one JSON line pe
 
     python -m tests.bench.startup [--runs 7] [--src DIR]
 
-`--src DIR` runs `python -m ecpctl` from another checkout (for a before/after comparison, for
-example one made with `git archive`); without it the installed `ecpctl` script runs.
+`--src DIR` runs `python -m ecpctl` from another checkout, on that checkout's examples (for a
+before/after comparison, for example one made with `git archive`); without it the installed
+`ecpctl` script runs on this checkout's examples.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def measure(runs: int = 7, src: Path | None = None) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="ecpctl-startup-") as tmp:
         cwd = Path(tmp)
-        shutil.copytree(EXAMPLES, cwd / "examples")
+        shutil.copytree(src / "examples" if src is not None else EXAMPLES, cwd / "examples")
         for args in COMMANDS:
             ok = subprocess.run(base + list(args), cwd=cwd, env=env, capture_output=True,
                                 text=True, check=False)
