@@ -87,3 +87,28 @@ def test_a_stop_starts_nothing_new_and_lists_what_was_left():
     assert result.interrupted
     assert list(result.done) == started == ordered(g)[:7]
     assert result.not_started == tuple(sorted(set(g.nodes) - set(started)))
+
+
+def test_ctrl_c_lets_running_work_finish_and_starts_nothing_more():
+    # in a child process: SIGINT is delivered to the walk's (main) thread as a user's Ctrl-C is
+    code = """
+import os, signal, time
+from ecpctl.graph import build_graph
+from ecpctl.walk import walk
+
+def work(node):
+    if node == "a":
+        time.sleep(0.1)                       # the walk's thread is waiting for completions
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.3)
+
+r = walk(build_graph({"a": [], "b": ["a"], "c": ["b"], "x": ["a"]}), work, parallelism=2)
+print(r.interrupted, list(r.done), list(r.not_started))
+"""
+    import subprocess
+    import sys
+    from pathlib import Path
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[0] == "True ['a'] ['b', 'c', 'x']"
