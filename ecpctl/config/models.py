@@ -16,6 +16,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ecpctl.kernel.quantity import parse_cpu, parse_memory
+from ecpctl.config.limits import INT32_MAX, MAX_HOURS_PER_MONTH, MAX_SESSIONS
 from ecpctl.config.types import (
     AlertName, DnsName, DurationMs, Email, EnvVarName, ExtensionName, HttpUrl, ImageRegistry,
     ImageTag, LabelKey, LabelValue, NonEmptyStr, ObjectName, Percentage, PgToken, PromDuration,
@@ -64,7 +65,10 @@ def _service_type(value: Any) -> str:
 
 ServiceType = Annotated[str, BeforeValidator(_service_type),
                         WithJsonSchema({"type": "string", "enum": list(SERVICE_TYPES)})]
-Sessions = whole_number(ge=0)
+Sessions = whole_number(ge=0, cap=MAX_SESSIONS, cap_reason=" (the largest 64-bit integer)")
+UserCount = whole_number(ge=1, cap=INT32_MAX, cap_reason=" (a 32-bit integer in the registry)")
+ConnectionLimit = whole_number(ge=-1, note=" (-1 means no limit)", cap=INT32_MAX,
+                               cap_reason=" (Postgres' CONNECTION LIMIT is a 32-bit integer)")
 GpuType = patterned(r"[a-z0-9][a-z0-9-]*", "must be a GPU type name like t4 or a100", max_length=63)
 
 # ====================================================================== Tenant
@@ -92,7 +96,7 @@ class Sla(SpecModel):
     responseTime: DurationMs = Field("200ms", validate_default=True,
                                      description="Response time target, e.g. 150ms "
                                                  "(held as milliseconds).")
-    concurrentUsers: whole_number(ge=1) | None = Field(  # type: ignore[valid-type]
+    concurrentUsers: UserCount | None = Field(  # type: ignore[valid-type]
         None, description="Expected concurrent users (informational).")
 
     @property
@@ -103,6 +107,7 @@ class Sla(SpecModel):
     @property
     def response_time_seconds(self) -> Decimal:
         return Decimal(self.responseTime) / Decimal(1000)
+
 
 
 # ---------------------------------------------------------------- day 2: backups, cluster policy
@@ -202,7 +207,7 @@ class DatabaseSpec(SpecModel):
                                                    "and schema.")
     extensions: list[ExtensionName] = Field(default_factory=list,
                                             description="Extensions to create, e.g. pgcrypto.")
-    connectionLimit: whole_number(ge=-1, note=" (-1 means no limit)") = Field(  # type: ignore[valid-type]
+    connectionLimit: ConnectionLimit = Field(  # type: ignore[valid-type]
         50, description="CONNECTION LIMIT of the tenant's role; -1 means no limit.")
     encoding: PgToken = Field("UTF8", description="Database encoding.")
     locale: PgToken = Field("C.UTF-8", description="Database locale (LC_COLLATE and LC_CTYPE), "
@@ -349,7 +354,6 @@ class IngressSpec(SpecModel):
                                              description="Further annotations of the Ingress.")
 
 
-
 class AutoscalingSpec(SpecModel):
     enabled: StrictBool = True
     maxReplicasFactor: whole_number(ge=1, le=20) = Field(  # type: ignore[valid-type]
@@ -494,7 +498,8 @@ class PriceTable(SpecModel):
 
     currency: patterned(r"[A-Z]{3}", "must be a 3-letter currency code like USD",  # type: ignore[valid-type]
                         max_length=3) = "USD"
-    hoursPerMonth: amount(exclusive=True) = Decimal("730")  # type: ignore[valid-type]
+    hoursPerMonth: amount(exclusive=True, maximum=MAX_HOURS_PER_MONTH,  # type: ignore[valid-type]
+                          max_reason=" (31 days)") = Decimal("730")  # type: ignore[valid-type]
     cpuCoreHour: amount() = Decimal("0.04")  # type: ignore[valid-type]
     memoryGiBHour: amount() = Decimal("0.005")  # type: ignore[valid-type]
     gpuHour: dict[GpuType, amount()] = Field(default_factory=_default_gpu_prices)  # type: ignore[valid-type]
@@ -516,6 +521,7 @@ class ProjectMonitoring(SpecModel):
     timeCompression: whole_number(ge=1, le=60) = Field(  # type: ignore[valid-type]
         1, description="Divide every window and `for:` of the generated rules by this (the "
                        "sandbox uses 10); keep 1 on real clusters.")
+
 
 
 class S3Credentials(SpecModel):
@@ -615,7 +621,6 @@ class ProjectSpec(SpecModel):
                                           "an s3 backup target needs s3Credentials (the Secret "
                                           "holding the bucket's key)")])
         return self
-
 
 
 class Project(SpecModel):
