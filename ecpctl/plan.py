@@ -6,9 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ecpctl.kernel import Diagnostic
-from ecpctl.kernel import Resource
-from ecpctl.kernel import ResourceState
+from ecpctl.kernel import Address, Diagnostic, Resource, ResourceState
+from ecpctl.kernel.resource import Identified
 
 PLAN_FORMAT_VERSION = "1.0"
 
@@ -32,14 +31,10 @@ class Action(str, enum.Enum):
 
 
 @dataclass(frozen=True)
-class ResourceChange:
+class ResourceChange(Identified):
     """One planned change. `reason` is for display; `before`/`after` are the compared views."""
 
-    address: str
-    provider: str
-    type: str
-    name: str
-    tenant: str
+    addr: Address
     action: Action
     before: Mapping[str, Any] | None
     after: Mapping[str, Any] | None

@@ -189,8 +189,7 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
 def _change(src, action: Action, *, before, after, reason: str, prior=None, desired=None,
             requires_replace: tuple[str, ...] = ()) -> ResourceChange:
     return ResourceChange(
-        address=src.address, provider=src.provider, type=src.type, name=src.name,
-        tenant=src.tenant, action=action, before=before, after=after, reason=reason,
+        addr=src.addr, action=action, before=before, after=after, reason=reason,
         requires_replace=requires_replace, sensitive=tuple(src.sensitive),
         depends_on=tuple(src.depends_on), desired=desired, prior=prior)
 

@@ -18,14 +18,15 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
-from ecpctl.kernel import Diagnostic, Resource, ResourceState
+from ecpctl.kernel import Address, Diagnostic, Resource, ResourceState
+from ecpctl.kernel.resource import Identified
 
 
 @dataclass(frozen=True)
-class LiveObject:
+class LiveObject(Identified):
     """A provider's read-back of one object: `observed` in the same shape it records at apply."""
 
-    address: str
+    addr: Address
     observed: Mapping[str, Any]
     private: Mapping[str, Any] = field(default_factory=dict)
 
@@ -64,6 +65,12 @@ class ReadRequest:
 
     desired: Sequence[Resource]
     prior: Sequence[ResourceState]
+
+    def addresses(self) -> dict[str, Address]:
+        """Address text -> identity of every object of interest, for building LiveObjects."""
+        out = {s.address: s.addr for s in self.prior}
+        out.update((r.address, r.addr) for r in self.desired)
+        return out
 
 
 @dataclass(frozen=True)
@@ -124,12 +131,11 @@ class DeleteResponse:
 
 
 @dataclass(frozen=True)
-class ImportRequest:
-    address: str
-    provider: str
-    type: str
-    name: str
-    tenant: str
+class ImportRequest(Identified):
+    """Adopt the existing object `id` (the provider's own ID: `ns/name`, a uid, a role name) as
+    the resource at `addr`."""
+
+    addr: Address
     id: str
     desired: Resource | None = None
 

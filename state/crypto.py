@@ -202,8 +202,7 @@ def key_ids(value: Any) -> set[str]:
 
 def _with_sections(rs: ResourceState, fn: Callable[[str, Any], Any]) -> ResourceState:
     return ResourceState(
-        address=rs.address, provider=rs.provider, type=rs.type, name=rs.name, tenant=rs.tenant,
-        attributes=fn("attributes", rs.attributes), observed=fn("observed", rs.observed),
+        addr=rs.addr, attributes=fn("attributes", rs.attributes), observed=fn("observed", rs.observed),
         sensitive=rs.sensitive, depends_on=rs.depends_on, private=fn("private", rs.private))
 
 

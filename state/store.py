@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from ecpctl.kernel import StateError
-from ecpctl.kernel import ResourceState
+from ecpctl.kernel import Address, ResourceState
 from state import crypto, document, keys, models, rows
 from state.bulk import gc_paused
 from state.crypto import Sealer
@@ -214,7 +214,7 @@ class StateStore:
                 raise self._corrupt(conn, workspace, bad) from None
             if crypto.has_envelopes(row.data):   # bound to the old address: encrypt again
                 rs = self._sealer.open(rs, workspace)
-            moved = self._sealer.seal(replace(rs, address=dst), workspace)
+            moved = self._sealer.seal(replace(rs, addr=Address.parse(dst)), workspace)
             self._bump(conn, workspace)
             conn.execute(delete(R).where(R.c.workspace == workspace, R.c.address == src))
             conn.execute(R.insert().values(**rows.resource_values(

@@ -79,8 +79,7 @@ def run_import(obj: CliContext, args: ImportArgs) -> None:
         providers = ProviderSet(provider_settings(desired.config), args.providers.settings())
         try:
             resp = providers.get(addr.provider).import_resource(ImportRequest(
-                address=args.address, provider=addr.provider, type=addr.type, name=addr.name,
-                tenant=addr.tenant, id=args.id, desired=match))
+                addr=match.addr, id=args.id, desired=match))
             if resp.state is None:
                 raise EcpctlError(f"{args.address}: {args.id} was not found")
             store.put_resource(obj.workspace, resp.state, lock=lock.info)

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from ecpctl.kernel import Resource, get_path, make_address
+from ecpctl.kernel import Address, Resource, get_path, make_address
 from ecpctl.kernel.ownership import MANAGED_BY, TENANT_LABEL
 
 
@@ -59,9 +59,8 @@ class Builder:
     def add(self, provider: str, rtype: str, name: str, attributes: Mapping[str, Any], *,
             sensitive: tuple[str, ...] = (), depends_on: tuple[str, ...] = (),
             meta: Mapping[str, Any] | None = None) -> str:
-        addr = self.address(provider, rtype, name)
+        ident = Address(self.tenant, provider, rtype, name)
         self.resources.append(Resource(
-            address=addr, provider=provider, type=rtype, name=name, tenant=self.tenant,
-            attributes=attributes, sensitive=sensitive,
+            addr=ident, attributes=attributes, sensitive=sensitive,
             depends_on=tuple(sorted(set(depends_on))), meta=meta or {}))
-        return addr
+        return ident.text

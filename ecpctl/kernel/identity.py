@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
 ADDRESS_PREFIX = "tenant"
@@ -19,21 +19,46 @@ def make_address(tenant: str, provider: str, rtype: str, name: str) -> str:
 
 @dataclass(frozen=True)
 class Address:
+    """The typed identity of one managed object: every record (desired resource, recorded state,
+    planned change, live object, saved plan) holds one, and exposes its parts as properties.
+
+    `text` is the readable address users type (`--target`, `state show`) and the key of every
+    mapping by address; it is composed once, at construction.
+    """
+
     tenant: str
     provider: str
     type: str
     name: str
+    text: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", make_address(self.tenant, self.provider, self.type,
+                                                      self.name))
 
     @classmethod
     def parse(cls, text: str) -> "Address":
+        """The parts of a typed address; the type may hold dots (`apps/v1.Deployment`), the name
+        may not (records keep their parts, so a stored name with dots never needs parsing)."""
         parts = text.split(".")
-        if len(parts) < 5 or parts[0] != ADDRESS_PREFIX:
+        if len(parts) < 5 or parts[0] != ADDRESS_PREFIX or not all(parts):
             raise ValueError(
                 f"{text!r} is not a resource address (tenant.<id>.<provider>.<type>.<name>)")
         return cls(parts[1], parts[2], ".".join(parts[3:-1]), parts[-1])
 
+    @classmethod
+    def from_parts(cls, address: str, tenant: str, provider: str, rtype: str,
+                   name: str) -> "Address":
+        """The identity of a serialized record (state row, saved plan) from its keys. When the
+        stored `address` disagrees with its parts (a record moved by an older `state mv`, which
+        rewrote the address alone) the address wins: it is what the record was keyed by."""
+        ident = cls(tenant, provider, rtype, name)
+        if ident.text == address:
+            return ident
+        return cls.parse(address)
+
     def __str__(self) -> str:
-        return make_address(self.tenant, self.provider, self.type, self.name)
+        return self.text
 
 
 def matches(address: str, tenant: str, patterns: Iterable[str]) -> bool:

@@ -1,20 +1,55 @@
-"""Attribute paths: which leaves differ between two views (deepdiff), and sensitive-path matching."""
+"""Attribute paths: which leaves differ between two views (deepdiff), and sensitive-path matching.
+
+One syntax everywhere (sensitive paths, requires-replace paths, diffs, state encryption, `get_path`):
+keys joined by dots, list indexes in brackets: `spec.template.spec.containers[0].image`. A key that
+holds a dot or a bracket is written quoted in brackets: `metadata.labels["ecp.ai/tenant"]`.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, Iterable, Sequence
 
 PathKey = tuple  # a path as a tuple of dict keys (str) and list indexes (int)
 
 
+_PLAIN_KEY = re.compile(r"[^.\[\]\"]+")
+_TOKEN = re.compile(r'\.?([^.\[\]"]+)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]')
+
+
 def dotted(path: Sequence[Any]) -> str:
+    """`("spec", "containers", 0, "image")` -> `spec.containers[0].image`."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
+        elif _PLAIN_KEY.fullmatch(str(part)):
             out += ("." if out else "") + str(part)
+        else:
+            out += f"[{json.dumps(str(part))}]"
     return out
+
+
+def parse_path(text: str) -> tuple[Any, ...]:
+    """The inverse of `dotted`: `a.b[0]["x.y"]` -> `("a", "b", 0, "x.y")`; ValueError if malformed."""
+    parts: list[Any] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or (m.group(1) is not None and (pos == 0) != (text[pos] != ".")):
+            raise ValueError(f"malformed attribute path {text!r} at column {pos + 1} "
+                             "(use e.g. spec.containers[0].image)")
+        if m.group(1) is not None:
+            parts.append(m.group(1))
+        elif m.group(2) is not None:
+            parts.append(int(m.group(2)))
+        else:
+            parts.append(json.loads(m.group(3)))
+        pos = m.end()
+    if not parts:
+        raise ValueError("empty attribute path")
+    return tuple(parts)
 
 
 def diff_paths(before: Any, after: Any) -> list[tuple[Any, ...]]:

@@ -143,6 +143,7 @@ class AlertmanagerProvider(Provider):
 
     def read(self, req: ReadRequest) -> ReadResponse:
         doc = self._load(self._read_text())          # the one read of a plan
+        ids = req.addresses()
         live: dict[str, LiveObject] = {}
         items = [(r.address, r.type, self._key(r.type, r.attributes, r.name)) for r in req.desired]
         items += [(s.address, s.type, self._key(s.type, s.attributes, s.name)) for s in req.prior]
@@ -151,7 +152,7 @@ class AlertmanagerProvider(Provider):
                 continue
             obs = self._observe(doc, rtype, key)
             if obs is not None:
-                live[address] = LiveObject(address=address, observed=obs)
+                live[address] = LiveObject(addr=ids[address], observed=obs)
         return ReadResponse(live=live, requests={"file_read": 1})
 
     def _planned(self, rtype: str, attrs: Mapping[str, Any]) -> dict[str, Any]:
@@ -182,8 +183,7 @@ class AlertmanagerProvider(Provider):
             raise ProviderError(f"apply: the {d.type} is not in the file after the reload",
                                 address=d.address)
         return ApplyResponse(state=ResourceState(
-            address=d.address, provider=self.name, type=d.type, name=d.name, tenant=d.tenant,
-            attributes=attrs, observed=dict(change.observed), sensitive=tuple(d.sensitive),
+            addr=d.addr, attributes=attrs, observed=dict(change.observed), sensitive=tuple(d.sensitive),
             depends_on=tuple(d.depends_on)))
 
     def delete(self, req: DeleteRequest) -> DeleteResponse:
@@ -217,8 +217,7 @@ class AlertmanagerProvider(Provider):
         attrs = {k: v for k, v in obs.items() if k != amc.PLACED_FIRST}
         d = req.desired
         return ImportResponse(state=ResourceState(
-            address=req.address, provider=self.name, type=req.type, name=req.name,
-            tenant=req.tenant, attributes=attrs, observed=obs,
+            addr=req.addr, attributes=attrs, observed=obs,
             sensitive=tuple(d.sensitive) if d else (), depends_on=tuple(d.depends_on) if d else ()))
 
     # --- transactions ------------------------------------------------------------------------

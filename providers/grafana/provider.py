@@ -155,13 +155,14 @@ class GrafanaProvider(Provider):
         before = dict(client.counts)
         folders = {f["uid"]: f for f in self._pages("/api/folders", {})}
         hits = {h["uid"]: h for h in self._pages("/api/search", {"type": "dash-db", "tag": TAG})}
+        ids = req.addresses()
         live: dict[str, LiveObject] = {}
         dashboards: dict[str, list[str]] = {}          # uid -> addresses
         for rtype, address, attrs in [*((r.type, r.address, r.attributes) for r in req.desired),
                                       *((s.type, s.address, s.attributes) for s in req.prior)]:
             uid = str(attrs.get("uid") or "")
             if rtype == "folder" and uid in folders:
-                live[address] = LiveObject(address, {"uid": uid, "title": folders[uid]["title"]})
+                live[address] = LiveObject(ids[address], {"uid": uid, "title": folders[uid]["title"]})
             elif rtype == "dashboard":
                 dashboards.setdefault(uid, []).append(address)
         prior_uids = {str(s.attributes.get("uid")) for s in req.prior if s.type == "dashboard"}
@@ -177,7 +178,7 @@ class GrafanaProvider(Provider):
             self._remember(uid, dash.get("version", meta.get("version")))
             view = dashboard_view(uid, meta.get("folderUid") or "", dash)
             for address in dashboards[uid]:
-                live[address] = LiveObject(address, view,
+                live[address] = LiveObject(ids[address], view,
                                            private={"version": dash.get("version"),
                                                     "id": dash.get("id")})
         spent = {k: v - before.get(k, 0) for k, v in client.counts.items() if v - before.get(k, 0)}
@@ -203,8 +204,7 @@ class GrafanaProvider(Provider):
         except ProviderError as exc:
             raise exc.located(d.address, "apply")
         return ApplyResponse(state=ResourceState(
-            address=d.address, provider=self.name, type=d.type, name=d.name, tenant=d.tenant,
-            attributes=dict(d.attributes), observed=observed, sensitive=tuple(d.sensitive),
+            addr=d.addr, attributes=dict(d.attributes), observed=observed, sensitive=tuple(d.sensitive),
             depends_on=tuple(d.depends_on), private=private))
 
     def _apply_folder(self, a: Mapping[str, Any], req: ApplyRequest):
@@ -329,6 +329,5 @@ class GrafanaProvider(Provider):
             raise Invalid(f"cannot import a {req.type}", address=req.address)
         d = req.desired
         return ImportResponse(state=ResourceState(
-            address=req.address, provider=self.name, type=req.type, name=req.name,
-            tenant=req.tenant, attributes=attrs, observed=dict(attrs),
+            addr=req.addr, attributes=attrs, observed=dict(attrs),
             depends_on=tuple(d.depends_on) if d else (), private=private))

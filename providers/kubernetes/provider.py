@@ -284,6 +284,7 @@ class KubernetesProvider(Provider):
                 continue
             api_version, kind = split_type(rtype)
             by_kind.setdefault(info, []).append(Target(address, api_version, kind, name, ns))
+        ids = req.addresses()
         live: dict[str, LiveObject] = {}
         try:
             results = list(read_kinds(self.client, by_kind))
@@ -301,7 +302,8 @@ class KubernetesProvider(Provider):
                 obj = idx.get((t.namespace if info.namespaced else None, t.name))
                 if obj is None:
                     continue
-                live[t.address] = LiveObject(address=t.address, observed=owned.observed(obj, self.manager),
+                live[t.address] = LiveObject(addr=ids[t.address],
+                                             observed=owned.observed(obj, self.manager),
                                              private={"object": obj})
         # In state but not found by label (imported, or its label removed out of band): one GET
         # each for those alone; a no-op plan has none.
@@ -312,12 +314,12 @@ class KubernetesProvider(Provider):
                 for (info, t), obj in zip(missing, pool.map(
                         lambda it: self._get(it[0], it[1].name, it[1].namespace), missing)):
                     if obj is not None:
-                        live[t.address] = LiveObject(t.address, owned.observed(obj, self.manager),
+                        live[t.address] = LiveObject(ids[t.address], owned.observed(obj, self.manager),
                                                      {"object": obj})
         for address, lv in list(live.items()):
             d = desired_attrs.get(address)
             if d is not None and d.type == DEPLOYMENT:
-                live[address] = LiveObject(address, self._replicas_view(d, lv.observed), lv.private)
+                live[address] = LiveObject(lv.addr, self._replicas_view(d, lv.observed), lv.private)
         return ReadResponse(live=live, requests=self.client.counts())
 
     def _replicas_view(self, d: Resource, view: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -506,8 +508,7 @@ class KubernetesProvider(Provider):
                 raise self._fail(exc, "wait for", f"{info.kind} {_where(name, ns)}", d) from exc
         md = result.get("metadata") or {}
         state = ResourceState(
-            address=d.address, provider=d.provider, type=d.type, name=d.name, tenant=d.tenant,
-            attributes=d.attributes, observed=owned.observed(result, self.manager),
+            addr=d.addr, attributes=d.attributes, observed=owned.observed(result, self.manager),
             sensitive=tuple(d.sensitive), depends_on=tuple(d.depends_on),
             private={"uid": md.get("uid"), "resourceVersion": md.get("resourceVersion")})
         return ApplyResponse(state=state)
@@ -574,8 +575,7 @@ class KubernetesProvider(Provider):
             attributes = owned.shaped(live, owned.manager_fields(dry, self.manager))
         md = live.get("metadata") or {}
         state = ResourceState(
-            address=req.address, provider=req.provider, type=req.type, name=req.name,
-            tenant=req.tenant, attributes=attributes, observed=owned.observed(live, self.manager),
+            addr=req.addr, attributes=attributes, observed=owned.observed(live, self.manager),
             sensitive=tuple(d.sensitive) if d is not None else (),
             depends_on=tuple(d.depends_on) if d is not None else (),
             private={"uid": md.get("uid"), "resourceVersion": md.get("resourceVersion"),

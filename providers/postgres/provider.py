@@ -121,7 +121,8 @@ class PostgresProvider(Provider):
                 raise ProviderError(f"read: the recorded attributes have no {exc.args[0]!r}",
                                     address=addr) from None
         observed, diags, queries = reader.observe(wanted.values())
-        return ReadResponse(live={a: LiveObject(address=a, observed=o) for a, o in observed.items()},
+        ids = req.addresses()
+        return ReadResponse(live={a: LiveObject(addr=ids[a], observed=o) for a, o in observed.items()},
                             diagnostics=tuple(diags), requests=queries)
 
     def plan(self, req: PlanRequest) -> PlanResponse:
@@ -169,8 +170,7 @@ class PostgresProvider(Provider):
             raise ProviderError(f"apply: the {d.type} is not in the catalog after it was applied",
                                 address=d.address)
         return ApplyResponse(state=ResourceState(
-            address=d.address, provider=self.name, type=d.type, name=d.name, tenant=d.tenant,
-            attributes=dict(attrs), observed=observed[d.address], sensitive=tuple(d.sensitive),
+            addr=d.addr, attributes=dict(attrs), observed=observed[d.address], sensitive=tuple(d.sensitive),
             depends_on=tuple(d.depends_on)))
 
     def delete(self, req: DeleteRequest) -> DeleteResponse:
@@ -219,8 +219,7 @@ class PostgresProvider(Provider):
         sensitive = tuple(req.desired.sensitive) if req.desired is not None else ()
         depends = tuple(req.desired.depends_on) if req.desired is not None else ()
         return ImportResponse(state=ResourceState(
-            address=req.address, provider=self.name, type=req.type, name=req.name,
-            tenant=req.tenant, attributes=attrs, observed=obs, sensitive=sensitive,
+            addr=req.addr, attributes=attrs, observed=obs, sensitive=sensitive,
             depends_on=depends))
 
 

@@ -169,7 +169,7 @@ class PrometheusRulesProvider(Provider):
                 continue
             obs = self._observe(item.name)
             if obs is not None:
-                live[item.address] = LiveObject(address=item.address, observed=obs)
+                live[item.address] = LiveObject(addr=item.addr, observed=obs)
         return ReadResponse(live=live, requests={"file_read": len(live)})
 
     def plan(self, req: PlanRequest) -> PlanResponse:
@@ -186,8 +186,7 @@ class PrometheusRulesProvider(Provider):
             req.progress(d.address, f"writing {file_name(d.name)} and reloading Prometheus")
         self._submit(_Change(d.address, d.name, render(d.name, groups)))
         return ApplyResponse(state=ResourceState(
-            address=d.address, provider=self.name, type=d.type, name=d.name, tenant=d.tenant,
-            attributes=dict(d.attributes), observed={"groups": groups},
+            addr=d.addr, attributes=dict(d.attributes), observed={"groups": groups},
             sensitive=tuple(d.sensitive), depends_on=tuple(d.depends_on)))
 
     def delete(self, req: DeleteRequest) -> DeleteResponse:
@@ -206,8 +205,7 @@ class PrometheusRulesProvider(Provider):
             return ImportResponse(state=None)
         d = req.desired
         return ImportResponse(state=ResourceState(
-            address=req.address, provider=self.name, type=req.type, name=req.name,
-            tenant=req.tenant, attributes=obs, observed=obs,
+            addr=req.addr, attributes=obs, observed=obs,
             sensitive=tuple(d.sensitive) if d else (), depends_on=tuple(d.depends_on) if d else ()))
 
     # --- transactions ------------------------------------------------------------------------

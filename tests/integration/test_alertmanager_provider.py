@@ -9,6 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from ecpctl.kernel import Address
 
 from ecpctl.kernel import ProviderError
 from providers.alertmanager import AlertmanagerProvider
@@ -140,8 +141,7 @@ def test_parallel_applies_share_reloads(alertmanager, amtool, tmp_path, webhook_
 def test_invalid_config_is_refused_before_writing(alertmanager, amtool, specs):
     p = make_provider(alertmanager, amtool)
     before = alertmanager.config_file.read_text()
-    bad = Resource(address="tenant.acme.alertmanager.receiver.bad", provider="alertmanager",
-                   type="receiver", name="bad", tenant="acme",
+    bad = Resource(addr=Address("acme", "alertmanager", "receiver", "bad"),
                    attributes={"name": "acme/bad", "webhook_configs": [{"url": "not a url"}]})
     with pytest.raises(ProviderError) as info:
         p.apply(ApplyRequest(desired=bad, prior=None, live=None))
@@ -162,8 +162,7 @@ def test_reload_refused_restores_the_previous_file(alertmanager, amtool, specs, 
     yes.write_text("#!/bin/sh\nexit 0\n")
     yes.chmod(yes.stat().st_mode | stat.S_IXUSR)
     lenient = make_provider(alertmanager, str(yes))
-    bad = Resource(address="tenant.acme.alertmanager.receiver.bad", provider="alertmanager",
-                   type="receiver", name="bad", tenant="acme",
+    bad = Resource(addr=Address("acme", "alertmanager", "receiver", "bad"),
                    attributes={"name": "acme/bad", "webhook_configs": [{"url": "not a url"}]})
     with pytest.raises(ProviderError) as info:
         lenient.apply(ApplyRequest(desired=bad, prior=None, live=None))

@@ -188,9 +188,8 @@ def test_existing_dashboard_outside_state_is_a_clear_conflict(provider, fake_gra
     d = next(r for r in res if r.name == "ecp-acme-slo")
     with pytest.raises(ProviderError, match="already exists in Grafana.*ecpctl import"):
         provider.apply(ApplyRequest(desired=d, prior=None, live=None))
-    got = provider.import_resource(ImportRequest(address=d.address, provider="grafana",
-                                                 type="dashboard", name=d.name, tenant="acme",
-                                                 id="ecp-acme-slo", desired=d)).state
+    got = provider.import_resource(ImportRequest(addr=d.addr, id="ecp-acme-slo",
+                                                 desired=d)).state
     assert got.attributes["dashboard"]["title"] == "hand made" and got.private["version"] == 1
     state = provider.apply(ApplyRequest(desired=d, prior=got, live=None)).state
     assert state.private["version"] == 2

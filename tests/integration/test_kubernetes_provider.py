@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from ecpctl.kernel import Address
 
 from ecpctl.kernel import ProviderError
 from ecpctl.kernel import Resource, make_address
@@ -31,8 +32,7 @@ def provider(kubeconfig, **options) -> KubernetesProvider:
 def res(tenant: str, obj: dict, sensitive=()) -> Resource:
     rtype = f"{obj['apiVersion']}.{obj['kind']}"
     name = obj["metadata"]["name"]
-    return Resource(address=make_address(tenant, "kubernetes", rtype, name), provider="kubernetes",
-                    type=rtype, name=name, tenant=tenant, attributes=obj, sensitive=tuple(sensitive))
+    return Resource(addr=Address(tenant, "kubernetes", rtype, name), attributes=obj, sensitive=tuple(sensitive))
 
 
 def configmap(ns: str, name: str, **data) -> dict:

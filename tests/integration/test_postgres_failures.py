@@ -10,6 +10,7 @@ import time
 
 import psycopg
 import pytest
+from ecpctl.kernel import Address
 from psycopg import sql
 from rich.console import Console
 
@@ -156,8 +157,7 @@ def test_admin_without_privileges_gets_errors_that_name_the_privilege(postgres_s
     assert err.value.address == role.address and not err.value.retryable
     assert err.value.reason == ("CREATE ROLE: permission denied to create role: "
                                 "the admin role needs CREATEROLE (or to be a superuser)")
-    db = Resource(address=addr(tid, "database", tid), provider="postgres", type="database",
-                  name=tid, tenant=tid, attributes={"name": tid, "owner": "ecpctl_weak",
+    db = Resource(addr=Address(tid, "postgres", "database", tid), attributes={"name": tid, "owner": "ecpctl_weak",
                                                     "encoding": "UTF8", "locale": "C",
                                                     "connection_limit": -1})
     with pytest.raises(ProviderError, match=r"^.*CREATE DATABASE: permission denied to create "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from ecpctl.kernel import Address
 from psycopg import sql
 
 from ecpctl.kernel import ProviderError
@@ -43,8 +44,7 @@ def unique(name: str, i: int) -> str:
 
 
 def res(rtype: str, key: str, attrs: dict, deps=()) -> Resource:
-    return Resource(address=make_address(TAG, "postgres", rtype, key), provider="postgres",
-                    type=rtype, name=key, tenant=TAG, attributes=attrs, depends_on=tuple(deps))
+    return Resource(addr=Address(TAG, "postgres", rtype, key), attributes=attrs, depends_on=tuple(deps))
 
 
 def objects_for(name: str, i: int) -> list[Resource]:

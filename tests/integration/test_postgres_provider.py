@@ -7,6 +7,7 @@ import threading
 
 import psycopg
 import pytest
+from ecpctl.kernel import Address
 from psycopg import sql
 
 from ecpctl.plan import Action
@@ -208,8 +209,7 @@ def test_all_privileges_expand_to_explicit_sets_without_perpetual_diff(world, po
             attrs["schema"] = None
         if kind == "default_table":
             attrs["for_role"] = f"{tid}_owner"
-        extra.append(Resource(address=addr(tid, "grant", name), provider="postgres", type="grant",
-                              name=name, tenant=tid, attributes=attrs,
+        extra.append(Resource(addr=Address(tid, "postgres", "grant", name), attributes=attrs,
                               depends_on=(grantee.address, addr(tid, "schema", tid))))
     desired = [*w.desired(), grantee, *extra]
     with postgres_server.connect(tid) as conn:
@@ -278,8 +278,7 @@ def test_destroy_with_an_open_connection_to_the_database(world, postgres_server)
 def role_resource(tid: str, name: str, **attrs) -> Resource:
     a = {"name": name, "login": True, "connection_limit": -1, "inherit": True, "config": {},
          "password": None, **attrs}
-    return Resource(address=addr(tid, "role", name), provider="postgres", type="role", name=name,
-                    tenant=tid, attributes=a, sensitive=("password",))
+    return Resource(addr=Address(tid, "postgres", "role", name), attributes=a, sensitive=("password",))
 
 
 def test_dropping_a_role_that_owns_objects_in_two_databases(world, postgres_server):
@@ -335,8 +334,7 @@ def test_parallel_grants_on_one_object_never_collide(world, postgres_server):
                             ("default_table", ["SELECT"])):
             name = f"reader{i}-{kind}"
             desired.append(Resource(
-                address=addr(tid, "grant", name), provider="postgres", type="grant", name=name,
-                tenant=tid, depends_on=(role.address, addr(tid, "schema", tid)),
+                addr=Address(tid, "postgres", "grant", name), depends_on=(role.address, addr(tid, "schema", tid)),
                 attributes={"database": tid, "role": role.name, "object_type": kind,
                             "schema": None if kind == "database" else tid,
                             "for_role": f"{tid}_owner" if kind == "default_table" else None,
@@ -384,8 +382,7 @@ def test_import_adopts_a_role_and_the_next_apply_sets_its_password(world, postgr
     desired = {r.address: r for r in w.desired()}
     address = addr(tid, "role", app)
     resp = w.provider.import_resource(ImportRequest(
-        address=address, provider="postgres", type="role", name=app, tenant=tid, id=app,
-        desired=desired[address]))
+        addr=desired[address].addr, id=app, desired=desired[address]))
     assert resp.state.observed["connection_limit"] == 7
     assert resp.state.attributes["password"] is None
     w.store.put_resource("test", resp.state)
@@ -396,8 +393,7 @@ def test_import_adopts_a_role_and_the_next_apply_sets_its_password(world, postgr
     with psycopg.connect(postgres_server.dsn("postgres", app, password)):
         pass
     missing = w.provider.import_resource(ImportRequest(
-        address=address, provider="postgres", type="role", name=app, tenant=tid, id="no_such_role",
-        desired=desired[address]))
+        addr=desired[address].addr, id="no_such_role", desired=desired[address]))
     assert missing.state is None
 
 
@@ -406,8 +402,7 @@ def test_an_unavailable_extension_is_a_permanent_one_line_error(world):
     tid = new_tenant_id()
     w = world(tid, extensions=[])
     w.apply()
-    ext = Resource(address=addr(tid, "extension", "no_such_ext"), provider="postgres",
-                   type="extension", name="no_such_ext", tenant=tid,
+    ext = Resource(addr=Address(tid, "postgres", "extension", "no_such_ext"),
                    attributes={"database": tid, "name": "no_such_ext", "schema": tid, "version": None})
     with pytest.raises(ProviderError) as err:
         w.provider.apply(ApplyRequest(desired=ext, prior=None, live=None))

@@ -82,6 +82,5 @@ def test_generated_password_is_kept_from_state():
 
 def _as_state(r):
     from ecpctl.kernel import ResourceState
-    return ResourceState(address=r.address, provider=r.provider, type=r.type, name=r.name,
-                         tenant=r.tenant, attributes=r.attributes, observed=r.attributes,
+    return ResourceState(addr=r.addr, attributes=r.attributes, observed=r.attributes,
                          sensitive=r.sensitive, depends_on=r.depends_on)

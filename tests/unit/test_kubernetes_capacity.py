@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ecpctl.kernel import Severity
+from ecpctl.kernel import Address
 from ecpctl.kernel import Resource, make_address
 from providers.kubernetes.capacity import allocatable, check, pod_requests, tenant_needs
 
@@ -17,8 +18,7 @@ def deployment(tenant: str, name: str, replicas: int, cpu="200m", memory="512Mi"
              "metadata": {"name": name, "namespace": f"ecp-ai-{tenant}"},
              "spec": {"replicas": replicas, "template": {"spec": {"containers": [
                  {"name": name, "resources": {"requests": req, "limits": lim}}]}}}}
-    return Resource(make_address(tenant, "kubernetes", "apps/v1.Deployment", name), "kubernetes",
-                    "apps/v1.Deployment", name, tenant, attrs)
+    return Resource(Address(tenant, "kubernetes", "apps/v1.Deployment", name), attrs)
 
 
 def node(cpu="16", memory="64Gi", gpus="2", unschedulable=False) -> dict:

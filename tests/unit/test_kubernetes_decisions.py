@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ecpctl.kernel import Resource, make_address
+from ecpctl.kernel import Address
 from providers.kubernetes import KubernetesProvider
 from providers.kubernetes.provider import desired_view
 from providers.kubernetes.ssa import HANDOVER_MANAGER, Conflict
@@ -14,22 +15,20 @@ def deployment(replicas=2) -> Resource:
              "metadata": {"name": "chatbot", "namespace": "ecp-ai-acme"},
              "spec": {"replicas": replicas, "template": {"spec": {"containers": [
                  {"name": "chatbot", "image": "a:1"}]}}}}
-    return Resource(make_address("acme", "kubernetes", "apps/v1.Deployment", "chatbot"), "kubernetes",
-                    "apps/v1.Deployment", "chatbot", "acme", attrs)
+    return Resource(Address("acme", "kubernetes", "apps/v1.Deployment", "chatbot"), attrs)
 
 
 def hpa() -> Resource:
     attrs = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
              "metadata": {"name": "chatbot", "namespace": "ecp-ai-acme"},
              "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "chatbot"}}}
-    return Resource(make_address("acme", "kubernetes", "autoscaling/v2.HorizontalPodAutoscaler", "chatbot"),
-                    "kubernetes", "autoscaling/v2.HorizontalPodAutoscaler", "chatbot", "acme", attrs)
+    return Resource(Address("acme", "kubernetes", "autoscaling/v2.HorizontalPodAutoscaler", "chatbot"),
+                    attrs)
 
 
 def state(observed, private=None, attributes=None) -> ResourceState:
     d = deployment()
-    return ResourceState(d.address, "kubernetes", d.type, d.name, d.tenant,
-                         attributes=attributes or d.attributes, observed=observed, private=private or {})
+    return ResourceState(d.addr, attributes=attributes or d.attributes, observed=observed, private=private or {})
 
 
 OWNED = {"apiVersion": "apps/v1", "kind": "Deployment",
@@ -89,7 +88,7 @@ def test_an_hpa_leaving_the_spec_gives_replicas_back():
 
 
 def test_desired_view_hides_secret_values():
-    secret = Resource("tenant.a.kubernetes.v1.Secret.db", "kubernetes", "v1.Secret", "db", "a",
+    secret = Resource(Address("a", "kubernetes", "v1.Secret", "db"),
                       {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "n"},
                        "data": {"P": "aHVudGVyMg=="}}, sensitive=("data",))
     view = desired_view(secret)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ecpctl.kernel import Address
 import yaml
 
 from ecpctl.kernel import Resource, make_address
@@ -16,8 +17,7 @@ from providers.kubernetes.render import HEADER, SECRET_ANNOTATION, render_manife
 
 def res(tenant, obj, sensitive=()) -> Resource:
     rtype = f"{obj['apiVersion']}.{obj['kind']}"
-    return Resource(make_address(tenant, "kubernetes", rtype, obj["metadata"]["name"]), "kubernetes",
-                    rtype, obj["metadata"]["name"], tenant, obj, sensitive=tuple(sensitive))
+    return Resource(Address(tenant, "kubernetes", rtype, obj["metadata"]["name"]), obj, sensitive=tuple(sensitive))
 
 
 RESOURCES = [
@@ -35,7 +35,7 @@ RESOURCES = [
                  "data": {"slo.json": "{\n \"a\": 1\n}"}}),
     res("zeta", {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
                  "metadata": {"name": "ecp-ai-slo", "namespace": "ecp-ai-zeta"}, "spec": {"groups": []}}),
-    Resource("tenant.acme.postgres.role.acme_app", "postgres", "role", "acme_app", "acme", {"name": "x"}),
+    Resource(Address("acme", "postgres", "role", "acme_app"), {"name": "x"}),
 ]
 
 

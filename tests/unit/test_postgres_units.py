@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from ecpctl.kernel import Address
 from psycopg import sql
 
 from ecpctl.kernel import ProviderNotConfigured
@@ -199,8 +200,7 @@ def test_translation_separates_retryable_from_permanent():
 
 
 def test_validate_names_the_address_and_the_field():
-    r = Resource(address="tenant.t.postgres.database.d", provider="postgres", type="database",
-                 name="d", tenant="t", attributes={"name": "d" * 64, "owner": "o",
+    r = Resource(addr=Address("t", "postgres", "database", "d"), attributes={"name": "d" * 64, "owner": "o",
                                                    "connection_limit": "many"})
     diags = PostgresProvider().validate(ValidateRequest(resources=[r])).diagnostics
     lines = sorted(d.one_line() for d in diags)

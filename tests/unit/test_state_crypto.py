@@ -8,6 +8,7 @@ import json
 import os
 
 import pytest
+from ecpctl.kernel import Address
 from sqlalchemy import create_engine, text
 
 from ecpctl.kernel import StateError
@@ -23,8 +24,7 @@ ADDRESS = "tenant.acme.kubernetes.v1.Secret.db"
 
 def secret(address: str = ADDRESS) -> ResourceState:
     return ResourceState(
-        address=address, provider="kubernetes", type="v1.Secret", name="db", tenant="acme",
-        attributes={"metadata": {"name": "db"}, "data": {"password": PASSWORD},
+        addr=Address.parse(address), attributes={"metadata": {"name": "db"}, "data": {"password": PASSWORD},
                     "users": [{"name": "svc", "password": PASSWORD}]},
         observed={"data": {"password": PASSWORD}},
         sensitive=("data", "users[0].password"))

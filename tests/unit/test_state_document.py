@@ -19,7 +19,7 @@ def test_canonical_is_sorted_and_compact():
 
 
 def test_spliced_body_equals_canonical_json_of_the_document():
-    texts = [resource_text(make_rs(a)) for a in ("tenant.a.x", "tenant.b.y")]
+    texts = [resource_text(make_rs(a)) for a in ("tenant.a.fake.thing.x", "tenant.b.fake.thing.y")]
     tenants = [make_tenant().to_dict()]
     body = body_text("prod", "lin-1", 42, texts, tenants)
     assert body == canonical(json.loads(body))
@@ -29,16 +29,16 @@ def test_spliced_body_equals_canonical_json_of_the_document():
 
 
 def test_document_round_trip():
-    body = body_text("default", "lin-1", 3, [resource_text(make_rs("tenant.a.x"))], [make_tenant().to_dict()])
+    body = body_text("default", "lin-1", 3, [resource_text(make_rs("tenant.a.fake.thing.x"))], [make_tenant().to_dict()])
     doc = to_document(body, checksum(body))
     parsed = parse(doc)
     assert parsed.checksum == doc["checksum"] and parsed.had_checksum and parsed.body == body
-    assert parsed.resources == (make_rs("tenant.a.x"),) and parsed.serial == 3
+    assert parsed.resources == (make_rs("tenant.a.fake.thing.x"),) and parsed.serial == 3
     assert parsed.tenants[0].tenant_id == "acme" and parsed.tenants[0].name == "AI 콜센터 운영"
 
 
 def test_parse_tells_a_hand_edit_from_a_missing_checksum():
-    body = body_text("default", "lin-1", 3, [resource_text(make_rs("tenant.a.x"))], [])
+    body = body_text("default", "lin-1", 3, [resource_text(make_rs("tenant.a.fake.thing.x"))], [])
     doc = to_document(body, checksum(body))
     doc["serial"] = 4
     with pytest.raises(StateError, match="checksum mismatch.*delete its \"checksum\" key"):
@@ -64,5 +64,5 @@ def test_tenant_record_dict_round_trip():
 
 
 def test_resource_text_refuses_non_json():
-    with pytest.raises(StateError, match="cannot record tenant.a.x in state: its data is not plain JSON"):
-        resource_text(make_rs("tenant.a.x", when=object()))
+    with pytest.raises(StateError, match="cannot record tenant.a.fake.thing.x in state: its data is not plain JSON"):
+        resource_text(make_rs("tenant.a.fake.thing.x", when=object()))

@@ -155,7 +155,7 @@ def test_locks_of_different_workspaces_are_independent(store):
     a = store.lock("default", "apply")
     b = store.lock("prod", "apply")
     assert a.id != b.id
-    store.put_resource("prod", make_rs("tenant.acme.a"), lock=b)
+    store.put_resource("prod", make_rs("tenant.acme.fake.thing.a"), lock=b)
 
 
 def test_unlock_removes_only_its_own_lock(open_store, state_url):
@@ -188,13 +188,13 @@ def test_force_unlock(open_store):
 def test_write_with_a_lock_that_was_force_unlocked_is_refused(open_store):
     a, b = open_store(), open_store()
     lock = a.lock("default", "apply")
-    a.put_resource("default", make_rs("tenant.acme.a"), lock=lock)
+    a.put_resource("default", make_rs("tenant.acme.fake.thing.a"), lock=lock)
     b.force_unlock("default", lock.id)
     with pytest.raises(LockError, match=f"lock {lock.id} on workspace default is no longer held"):
-        a.put_resource("default", make_rs("tenant.acme.b"), lock=lock)
+        a.put_resource("default", make_rs("tenant.acme.fake.thing.b"), lock=lock)
     with pytest.raises(LockError, match="no longer held"):
-        a.remove_resource("default", "tenant.acme.a", lock=lock)
-    assert sorted(a.snapshot("default").resources) == ["tenant.acme.a"]
+        a.remove_resource("default", "tenant.acme.fake.thing.a", lock=lock)
+    assert sorted(a.snapshot("default").resources) == ["tenant.acme.fake.thing.a"]
 
 
 def test_close_releases_the_locks_a_store_holds(open_store):
@@ -208,20 +208,20 @@ def test_close_releases_the_locks_a_store_holds(open_store):
 # --- other processes -------------------------------------------------------------------------
 
 def test_writes_are_refused_while_another_process_holds_the_lock(store, holders, state_url, tmp_path):
-    store.put_resource("default", make_rs("tenant.acme.a"))
+    store.put_resource("default", make_rs("tenant.acme.fake.thing.a"))
     doc = store.pull("default")
     h = _hold(holders, state_url, tmp_path)
     assert h.locked
-    for write in (lambda: store.put_resource("default", make_rs("tenant.acme.b")),
-                  lambda: store.remove_resource("default", "tenant.acme.a"),
-                  lambda: store.move_resource("default", "tenant.acme.a", "tenant.acme.c"),
+    for write in (lambda: store.put_resource("default", make_rs("tenant.acme.fake.thing.b")),
+                  lambda: store.remove_resource("default", "tenant.acme.fake.thing.a"),
+                  lambda: store.move_resource("default", "tenant.acme.fake.thing.a", "tenant.acme.fake.thing.c"),
                   lambda: store.upsert_tenant("default", make_tenant()),
                   lambda: store.push("default", doc, force=True)):
         with pytest.raises(LockError, match=f"state is locked by .* \\(pid {h.proc.pid}\\) for apply"):
             write()
     assert store.snapshot("default").serial == 1
     h.release()
-    store.put_resource("default", make_rs("tenant.acme.b"))
+    store.put_resource("default", make_rs("tenant.acme.fake.thing.b"))
 
 
 def test_two_processes_lock_two_workspaces_at_once(store, holders, state_url, tmp_path):

@@ -21,13 +21,13 @@ def _mode(path) -> int:
 def test_default_is_a_private_sqlite_file_in_the_data_dir(tmp_path):
     data_dir = tmp_path / "project" / ".ecpctl"
     with StateStore.open(None, data_dir=data_dir) as s:
-        s.put_resource("default", make_rs("tenant.acme.a"))
+        s.put_resource("default", make_rs("tenant.acme.fake.thing.a"))
         assert s.url == f"sqlite:///{data_dir / 'state.db'}"
         assert _mode(data_dir) == 0o700
         for name in ("state.db", "state.db-wal", "state.db-shm"):
             assert _mode(data_dir / name) == 0o600, name
     with StateStore.open(None, data_dir=data_dir) as again:
-        assert list(again.snapshot("default").resources) == ["tenant.acme.a"]
+        assert list(again.snapshot("default").resources) == ["tenant.acme.fake.thing.a"]
 
 
 def test_existing_data_dir_is_made_private(tmp_path):
@@ -54,7 +54,7 @@ def test_sqlite_uses_wal(tmp_path):
 def test_in_memory_sqlite_works_across_threads(tmp_path):
     import threading
     with StateStore.open("sqlite://", data_dir=tmp_path) as s:
-        threads = [threading.Thread(target=s.put_resource, args=("default", make_rs(f"tenant.a.r{i}")))
+        threads = [threading.Thread(target=s.put_resource, args=("default", make_rs(f"tenant.a.fake.thing.r{i}")))
                    for i in range(10)]
         for t in threads:
             t.start()

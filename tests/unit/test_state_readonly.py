@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from ecpctl.kernel import Address
 
 from ecpctl.cli.context import CliContext
 from ecpctl.kernel import ResourceState, StateError
@@ -20,8 +21,7 @@ def tree(root: Path) -> dict[str, str]:
 
 
 def resource(address: str = "tenant.acme.fake.thing.a") -> ResourceState:
-    return ResourceState(address=address, provider="fake", type="thing", name="a", tenant="acme",
-                         attributes={"size": 1}, observed={})
+    return ResourceState(addr=Address.parse(address), attributes={"size": 1}, observed={})
 
 
 def test_a_missing_state_reads_as_empty_and_nothing_is_created(tmp_path):

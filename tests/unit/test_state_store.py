@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from ecpctl.kernel import Address
 from sqlalchemy import create_engine, event
 
 from ecpctl.kernel import StateError
@@ -49,10 +50,8 @@ def raw_engine(url: str):
 
 
 def make_rs(address: str, tenant: str = "acme", **attrs) -> ResourceState:
-    return ResourceState(address=address, provider="kubernetes", type="apps/v1.Deployment",
-                         name=address.rsplit(".", 1)[-1], tenant=tenant,
-                         attributes={"replicas": 2, **attrs}, observed={"spec": {"replicas": 2}},
-                         sensitive=("data.password",), depends_on=("tenant.acme.ns",),
+    return ResourceState(addr=Address.parse(address), attributes={"replicas": 2, **attrs}, observed={"spec": {"replicas": 2}},
+                         sensitive=("data.password",), depends_on=("tenant.acme.fake.thing.ns",),
                          private={"uid": "u-1"})
 
 
@@ -103,7 +102,7 @@ def test_unknown_workspace_is_named_with_the_fix(store):
     with pytest.raises(StateError, match=r"workspace nope does not exist; create it with `ecpctl workspace new nope`"):
         store.snapshot("nope")
     with pytest.raises(StateError, match="does not exist"):
-        store.put_resource("nope", make_rs("tenant.acme.a"))
+        store.put_resource("nope", make_rs("tenant.acme.fake.thing.a"))
     with pytest.raises(StateError, match="does not exist"):
         store.lock("nope", "apply")
     assert store.workspaces() == ["default"]
@@ -116,7 +115,7 @@ def test_default_workspace_cannot_be_deleted(store):
 
 def test_delete_non_empty_workspace_needs_force(store):
     store.create_workspace("prod")
-    store.put_resource("prod", make_rs("tenant.acme.a"))
+    store.put_resource("prod", make_rs("tenant.acme.fake.thing.a"))
     store.upsert_tenant("prod", make_tenant())
     with pytest.raises(StateError, match="still records 1 resources and 1 tenants.*--force"):
         store.delete_workspace("prod")
@@ -130,30 +129,30 @@ def test_delete_non_empty_workspace_needs_force(store):
 
 def test_workspaces_are_separate(store):
     store.create_workspace("demo")
-    store.put_resource("default", make_rs("tenant.acme.a"))
-    store.put_resource("demo", make_rs("tenant.test.b", tenant="test"))
-    assert list(store.snapshot("default").resources) == ["tenant.acme.a"]
-    assert list(store.snapshot("demo").resources) == ["tenant.test.b"]
+    store.put_resource("default", make_rs("tenant.acme.fake.thing.a"))
+    store.put_resource("demo", make_rs("tenant.test.fake.thing.b", tenant="test"))
+    assert list(store.snapshot("default").resources) == ["tenant.acme.fake.thing.a"]
+    assert list(store.snapshot("demo").resources) == ["tenant.test.fake.thing.b"]
     assert store.snapshot("default").lineage != store.snapshot("demo").lineage
 
 
 # --- serial, lineage, resource writes --------------------------------------------------------
 
 def test_lineage_is_made_on_first_write_and_serial_counts_every_write(store):
-    rs = make_rs("tenant.acme.callbot")
+    rs = make_rs("tenant.acme.fake.thing.callbot")
     store.put_resource("default", rs)
     first = store.snapshot("default")
     assert len(first.lineage) == 36 and first.serial == 1
     store.put_resource("default", replace(rs, attributes={"replicas": 3}))
-    store.put_resource("default", make_rs("tenant.acme.chatbot"))
-    store.move_resource("default", "tenant.acme.chatbot", "tenant.acme.chatbot2")
-    store.remove_resource("default", "tenant.acme.chatbot2")
+    store.put_resource("default", make_rs("tenant.acme.fake.thing.chatbot"))
+    store.move_resource("default", "tenant.acme.fake.thing.chatbot", "tenant.acme.fake.thing.chatbot2")
+    store.remove_resource("default", "tenant.acme.fake.thing.chatbot2")
     store.upsert_tenant("default", make_tenant())
     store.remove_tenant("default", "acme")
     last = store.snapshot("default")
     assert last.lineage == first.lineage
     assert last.serial == 7
-    assert last.resources["tenant.acme.callbot"].attributes == {"replicas": 3}
+    assert last.resources["tenant.acme.fake.thing.callbot"].attributes == {"replicas": 3}
 
 
 def test_snapshot_round_trips_resource_state(store):
@@ -161,42 +160,42 @@ def test_snapshot_round_trips_resource_state(store):
     store.put_resource("default", rs)
     got = store.snapshot("default").resources[rs.address]
     assert got == ResourceState.from_dict(rs.to_dict())
-    assert got.sensitive == ("data.password",) and got.depends_on == ("tenant.acme.ns",)
+    assert got.sensitive == ("data.password",) and got.depends_on == ("tenant.acme.fake.thing.ns",)
 
 
 def test_snapshot_is_read_only(store):
-    store.put_resource("default", make_rs("tenant.acme.a"))
+    store.put_resource("default", make_rs("tenant.acme.fake.thing.a"))
     snap = store.snapshot("default")
     with pytest.raises(TypeError):
         snap.resources["x"] = None   # type: ignore[index]
 
 
 def test_remove_missing_resource_is_refused_without_bumping_serial(store):
-    store.put_resource("default", make_rs("tenant.acme.a"))
-    with pytest.raises(StateError, match="no resource tenant.acme.zzz in the state of workspace default"):
-        store.remove_resource("default", "tenant.acme.zzz")
+    store.put_resource("default", make_rs("tenant.acme.fake.thing.a"))
+    with pytest.raises(StateError, match="no resource tenant.acme.fake.thing.zzz in the state of workspace default"):
+        store.remove_resource("default", "tenant.acme.fake.thing.zzz")
     assert store.snapshot("default").serial == 1
 
 
 def test_move_resource(store):
-    store.put_resource("default", make_rs("tenant.acme.old"))
-    store.put_resource("default", make_rs("tenant.acme.other"))
-    with pytest.raises(StateError, match="no resource tenant.acme.missing"):
-        store.move_resource("default", "tenant.acme.missing", "tenant.acme.x")
-    with pytest.raises(StateError, match="tenant.acme.other is already in the state"):
-        store.move_resource("default", "tenant.acme.old", "tenant.acme.other")
+    store.put_resource("default", make_rs("tenant.acme.fake.thing.old"))
+    store.put_resource("default", make_rs("tenant.acme.fake.thing.other"))
+    with pytest.raises(StateError, match="no resource tenant.acme.fake.thing.missing"):
+        store.move_resource("default", "tenant.acme.fake.thing.missing", "tenant.acme.fake.thing.x")
+    with pytest.raises(StateError, match="tenant.acme.fake.thing.other is already in the state"):
+        store.move_resource("default", "tenant.acme.fake.thing.old", "tenant.acme.fake.thing.other")
     assert store.snapshot("default").serial == 2
-    store.move_resource("default", "tenant.acme.old", "tenant.acme.new")
+    store.move_resource("default", "tenant.acme.fake.thing.old", "tenant.acme.fake.thing.new")
     snap = store.snapshot("default")
-    assert sorted(snap.resources) == ["tenant.acme.new", "tenant.acme.other"]
-    moved = snap.resources["tenant.acme.new"]
-    assert moved.address == "tenant.acme.new" and moved.attributes == {"replicas": 2}
+    assert sorted(snap.resources) == ["tenant.acme.fake.thing.new", "tenant.acme.fake.thing.other"]
+    moved = snap.resources["tenant.acme.fake.thing.new"]
+    assert moved.address == "tenant.acme.fake.thing.new" and moved.attributes == {"replicas": 2}
     assert snap.serial == 3
 
 
 def test_data_that_is_not_json_is_refused(store):
     with pytest.raises(StateError, match="not plain JSON"):
-        store.put_resource("default", make_rs("tenant.acme.a", when=object()))
+        store.put_resource("default", make_rs("tenant.acme.fake.thing.a", when=object()))
     assert store.snapshot("default").serial == 0
 
 
@@ -206,7 +205,7 @@ def test_writers_in_many_threads_of_one_process(store):
     def writer(n: int) -> None:
         try:
             for i in range(15):
-                store.put_resource("default", make_rs(f"tenant.t{n}.r{i}", tenant=f"t{n}"))
+                store.put_resource("default", make_rs(f"tenant.t{n}.fake.thing.r{i}", tenant=f"t{n}"))
         except BaseException as exc:   # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -222,9 +221,9 @@ def test_writers_in_many_threads_of_one_process(store):
 
 def test_two_stores_on_one_database_see_each_others_writes(open_store):
     a, b = open_store(), open_store()
-    a.put_resource("default", make_rs("tenant.acme.a"))
-    b.put_resource("default", make_rs("tenant.acme.b"))
-    assert sorted(a.snapshot("default").resources) == ["tenant.acme.a", "tenant.acme.b"]
+    a.put_resource("default", make_rs("tenant.acme.fake.thing.a"))
+    b.put_resource("default", make_rs("tenant.acme.fake.thing.b"))
+    assert sorted(a.snapshot("default").resources) == ["tenant.acme.fake.thing.a", "tenant.acme.fake.thing.b"]
     assert a.snapshot("default").lineage == b.snapshot("default").lineage
 
 
@@ -251,20 +250,20 @@ class _Statements:
 
 def test_snapshot_costs_one_query_per_table_whatever_the_size(store):
     for i in range(3):
-        store.put_resource("default", make_rs(f"tenant.acme.r{i}"))
+        store.put_resource("default", make_rs(f"tenant.acme.fake.thing.r{i}"))
     with _Statements(store) as small:
         store.snapshot("default")
     for i in range(3, 400):
-        store.put_resource("default", make_rs(f"tenant.acme.r{i}"))
+        store.put_resource("default", make_rs(f"tenant.acme.fake.thing.r{i}"))
     with _Statements(store) as large:
         assert len(store.snapshot("default").resources) == 400
     assert small.seen == large.seen == ["SELECT", "SELECT", "SELECT"]   # workspace, resources, tenants
 
 
 def test_put_resource_is_one_small_transaction(store):
-    store.put_resource("default", make_rs("tenant.acme.a"))
+    store.put_resource("default", make_rs("tenant.acme.fake.thing.a"))
     with _Statements(store) as stmts:
-        store.put_resource("default", make_rs("tenant.acme.b"))
+        store.put_resource("default", make_rs("tenant.acme.fake.thing.b"))
     assert stmts.seen == ["SELECT", "UPDATE", "INSERT"]   # lock check, serial bump, upsert
 
 

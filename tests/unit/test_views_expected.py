@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ecpctl.plan import Action, Plan, ResourceChange
+from ecpctl.kernel import Address
 from ecpctl.kernel import Resource
 from ecpctl.views.plan_human import render_plan
 from ecpctl.views.plan_json import plan_document
@@ -29,8 +30,7 @@ def check(name: str, actual: str) -> None:
 
 def _res(address, rtype, name, attrs, sensitive=(), deps=()):
     provider = address.split(".")[2]
-    return Resource(address=address, provider=provider, type=rtype, name=name, tenant="acme",
-                    attributes=attrs, sensitive=sensitive, depends_on=deps)
+    return Resource(addr=Address("acme", provider, rtype, name), attributes=attrs, sensitive=sensitive, depends_on=deps)
 
 
 def sample_plan() -> Plan:
@@ -48,20 +48,17 @@ def sample_plan() -> Plan:
     secret_after = {"data": {"PGPASSWORD": "bmV3"}, "type": "Opaque"}
     secret = _res("tenant.acme.kubernetes.v1.Secret.ecp-ai-db", "v1.Secret", "ecp-ai-db",
                   secret_after, ("data",))
-    db_prior = ResourceState(address="tenant.acme.postgres.database.acme", provider="postgres",
-                             type="database", name="acme", tenant="acme",
+    db_prior = ResourceState(addr=Address("acme", "postgres", "database", "acme"),
                              attributes={"name": "acme", "encoding": "LATIN1"},
                              observed={"name": "acme", "encoding": "LATIN1"})
     db = _res("tenant.acme.postgres.database.acme", "database", "acme",
               {"name": "acme", "encoding": "UTF8"})
-    gone = ResourceState(address="tenant.acme.kubernetes.v1.Service.tts", provider="kubernetes",
-                         type="v1.Service", name="tts", tenant="acme",
+    gone = ResourceState(addr=Address("acme", "kubernetes", "v1.Service", "tts"),
                          attributes={"spec": {"ports": [{"port": 80}]}},
                          observed={"spec": {"ports": [{"port": 80}]}})
 
     def ch(r, action, before, after, reason, **kw):
-        return ResourceChange(address=r.address, provider=r.provider, type=r.type, name=r.name,
-                              tenant="acme", action=action, before=before, after=after,
+        return ResourceChange(addr=r.addr, action=action, before=before, after=after,
                               reason=reason, sensitive=r.sensitive, depends_on=r.depends_on,
                               desired=r if action is not Action.DELETE else None, **kw)
 
@@ -72,8 +69,7 @@ def sample_plan() -> Plan:
            "configuration changed; encoding forces replacement", requires_replace=("encoding",),
            prior=db_prior),
         ch(role, Action.CREATE, None, dict(role.attributes), "not in state"),
-        ResourceChange(address=gone.address, provider="kubernetes", type=gone.type, name="tts",
-                       tenant="acme", action=Action.DELETE, before=dict(gone.observed),
+        ResourceChange(addr=gone.addr, action=Action.DELETE, before=dict(gone.observed),
                        after=None, reason="no longer in configuration", prior=gone),
     )
     return Plan(changes=changes, workspace="default", lineage="7d4c1b7e-lineage", serial=12,
