@@ -30,15 +30,57 @@ class Action(str, enum.Enum):
                 "delete": ["delete"], "no-op": ["no-op"]}[self.value]
 
 
+class ActionReason(str, enum.Enum):
+    """Why the planner chose a change's action, as OpenTofu's ActionReason: set by the planner,
+    shown by views (`text`) and in the JSON plan (`action_reason`); for display only, never matched
+    on to decide anything."""
+
+    CREATE_NOT_IN_STATE = "create_not_in_state"
+    CREATE_ADOPT_EXISTING = "create_adopt_existing"
+    CREATE_DELETED_OUTSIDE = "create_deleted_outside"
+    UPDATE_CONFIG_CHANGED = "update_config_changed"
+    UPDATE_DRIFT = "update_drift"
+    UPDATE_CONFIG_CHANGED_AND_DRIFT = "update_config_changed_and_drift"
+    UPDATE_ROTATE_BY_REQUEST = "update_rotate_by_request"
+    REPLACE_BY_REQUEST = "replace_by_request"
+    REPLACE_BECAUSE_CANNOT_UPDATE = "replace_because_cannot_update"
+    DELETE_BECAUSE_NO_RESOURCE_CONFIG = "delete_because_no_resource_config"
+    DELETE_BY_REQUEST = "delete_by_request"
+    DELETE_DELETED_OUTSIDE = "delete_deleted_outside"
+
+    @property
+    def text(self) -> str:
+        return _REASON_TEXT[self]
+
+
+_REASON_TEXT = {
+    ActionReason.CREATE_NOT_IN_STATE: "not in state",
+    ActionReason.CREATE_ADOPT_EXISTING: "exists but is not in state; it will be adopted",
+    ActionReason.CREATE_DELETED_OUTSIDE: "deleted outside ecpctl",
+    ActionReason.UPDATE_CONFIG_CHANGED: "configuration changed",
+    ActionReason.UPDATE_DRIFT: "changed outside ecpctl",
+    ActionReason.UPDATE_CONFIG_CHANGED_AND_DRIFT: "configuration changed, and changed outside ecpctl",
+    ActionReason.UPDATE_ROTATE_BY_REQUEST: "-replace requested: generated secrets are rotated in place",
+    ActionReason.REPLACE_BY_REQUEST: "replacement requested with -replace",
+    ActionReason.REPLACE_BECAUSE_CANNOT_UPDATE: "a changed attribute forces replacement",
+    ActionReason.DELETE_BECAUSE_NO_RESOURCE_CONFIG: "no longer in configuration",
+    ActionReason.DELETE_BY_REQUEST: "destroy requested",
+    ActionReason.DELETE_DELETED_OUTSIDE: "already deleted outside ecpctl; it will be removed from state",
+}
+
+
 @dataclass(frozen=True)
 class ResourceChange(Identified):
-    """One planned change. `reason` is for display; `before`/`after` are the compared views."""
+    """One planned change. `action_reason` says why (an enum); `reason` is its display text,
+    with details such as the attributes forcing a replacement; `before`/`after` are the compared
+    views."""
 
     addr: Address
     action: Action
     before: Mapping[str, Any] | None
     after: Mapping[str, Any] | None
     reason: str = ""
+    action_reason: ActionReason | None = None
     requires_replace: tuple[str, ...] = ()
     sensitive: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()

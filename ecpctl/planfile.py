@@ -14,7 +14,7 @@ from typing import Any
 
 from ecpctl import __version__
 from ecpctl.kernel import Address, Resource, ResourceState, StateError
-from ecpctl.plan import Action, Plan, ResourceChange
+from ecpctl.plan import Action, ActionReason, Plan, ResourceChange
 
 PLANFILE_KIND = "ecpctl-saved-plan"
 PLANFILE_VERSION = 1
@@ -41,7 +41,9 @@ def _resource_from(d: dict[str, Any]) -> Resource:
 def _change_dict(c: ResourceChange) -> dict[str, Any]:
     return {"address": c.address, "provider": c.provider, "type": c.type, "name": c.name,
             "tenant": c.tenant, "action": c.action.value, "before": c.before, "after": c.after,
-            "reason": c.reason, "requires_replace": list(c.requires_replace),
+            "reason": c.reason,
+            "action_reason": c.action_reason.value if c.action_reason else None,
+            "requires_replace": list(c.requires_replace),
             "sensitive": list(c.sensitive), "depends_on": list(c.depends_on),
             "desired": _resource_dict(c.desired) if c.desired else None,
             "prior": c.prior.to_dict() if c.prior else None}
@@ -51,6 +53,8 @@ def _change_from(d: dict[str, Any]) -> ResourceChange:
     return ResourceChange(
         addr=_addr(d), action=Action(d["action"]), before=d["before"], after=d["after"],
         reason=d["reason"], requires_replace=tuple(d["requires_replace"]),
+        # plans saved before action_reason existed load without one (it is for display only)
+        action_reason=ActionReason(d["action_reason"]) if d.get("action_reason") else None,
         sensitive=tuple(d["sensitive"]), depends_on=tuple(d["depends_on"]),
         desired=_resource_from(d["desired"]) if d["desired"] else None,
         prior=ResourceState.from_dict(d["prior"]) if d["prior"] else None)

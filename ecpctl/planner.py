@@ -13,7 +13,7 @@ from typing import Iterable, Mapping, Sequence
 from ecpctl.kernel import Diagnostic, ProviderError
 from ecpctl.graph import build_graph, downstream, upstream
 from ecpctl.kernel.paths import changed_paths
-from ecpctl.plan import Action, Plan, ResourceChange
+from ecpctl.plan import Action, ActionReason, Plan, ResourceChange
 from ecpctl.kernel import Resource, matches
 from ecpctl.kernel.retry import DEFAULT as RETRY
 from providers.protocol import (LiveObject, PlanRequest, ReadRequest, ResourceState,
@@ -142,11 +142,12 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
         if d is None and p is None:
             continue
         if d is None:
-            reason = "destroy requested" if opts.destroy else "no longer in configuration"
+            why = (ActionReason.DELETE_BY_REQUEST if opts.destroy
+                   else ActionReason.DELETE_BECAUSE_NO_RESOURCE_CONFIG)
             if refreshed and lv is None:
-                reason = "already deleted outside ecpctl; it will be removed from state"
+                why = ActionReason.DELETE_DELETED_OUTSIDE
             changes[addr] = _change(p, Action.DELETE, before=dict(lv.observed) if lv else dict(p.observed),
-                                    after=None, reason=reason, prior=p)
+                                    after=None, why=why, prior=p)
             continue
         if p is None:
             to_plan.append(d)
@@ -158,8 +159,7 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
         config_changed = dict(d.attributes) != dict(p.attributes)
         drifted = refreshed and lv is not None and dict(lv.observed) != dict(p.observed)
         if not (config_changed or drifted or forced):
-            changes[addr] = _change(d, Action.NOOP, before=None, after=None, reason="", prior=p,
-                                    desired=d)
+            changes[addr] = _change(d, Action.NOOP, before=None, after=None, prior=p, desired=d)
             continue
         to_plan.append(d)
 
@@ -186,10 +186,12 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
                 diagnostics=tuple(diags), requests=requests)
 
 
-def _change(src, action: Action, *, before, after, reason: str, prior=None, desired=None,
+def _change(src, action: Action, *, before, after, why: ActionReason | None = None,
+            detail: str = "", prior=None, desired=None,
             requires_replace: tuple[str, ...] = ()) -> ResourceChange:
+    reason = detail or (why.text if why is not None else "")   # `detail`: a fuller display text
     return ResourceChange(
-        addr=src.addr, action=action, before=before, after=after, reason=reason,
+        addr=src.addr, action=action, before=before, after=after, reason=reason, action_reason=why,
         requires_replace=requires_replace, sensitive=tuple(src.sensitive),
         depends_on=tuple(src.depends_on), desired=desired, prior=prior)
 
@@ -214,11 +216,11 @@ def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
         provider_before = None
 
     if p is None:
-        reason = "exists but is not in state; it will be adopted" if lv is not None else "not in state"
-        return _decided(diags, d, Action.CREATE, before=None, after=planned, reason=reason, desired=d)
+        why = ActionReason.CREATE_ADOPT_EXISTING if lv is not None else ActionReason.CREATE_NOT_IN_STATE
+        return _decided(diags, d, Action.CREATE, before=None, after=planned, why=why, desired=d)
     if providers is not None and lv is None:
         return _decided(diags, d, Action.CREATE, before=None, after=planned, prior=p, desired=d,
-                       reason="deleted outside ecpctl")
+                        why=ActionReason.CREATE_DELETED_OUTSIDE)
 
     if providers is not None:
         before = dict(provider_before) if provider_before is not None else dict(lv.observed)
@@ -229,25 +231,27 @@ def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
     if d.address in opts.replace:
         if _rotates_in_place(d.provider, d.type):
             return _decided(diags, d, Action.UPDATE, before=before, after=planned, prior=p, desired=d,
-                           reason="-replace requested: generated secrets are rotated in place")
+                            why=ActionReason.UPDATE_ROTATE_BY_REQUEST)
         return _decided(diags, d, Action.REPLACE, before=before, after=planned, prior=p, desired=d,
-                       reason="replacement requested with -replace")
+                        why=ActionReason.REPLACE_BY_REQUEST)
     diff = changed_paths(before, planned)
     forced = _forced(diff, replace_paths)
     if config_changed and drifted:
-        reason = "configuration changed, and changed outside ecpctl"
+        why = ActionReason.UPDATE_CONFIG_CHANGED_AND_DRIFT
     elif drifted:
-        reason = "changed outside ecpctl"
+        why = ActionReason.UPDATE_DRIFT
     else:
-        reason = "configuration changed"
+        why = ActionReason.UPDATE_CONFIG_CHANGED
     if forced:
+        # the display keeps what changed, then which attributes cannot change in place
         return _decided(diags, d, Action.REPLACE, before=before, after=planned, prior=p, desired=d,
-                       reason=f"{reason}; {', '.join(forced)} forces replacement",
-                       requires_replace=forced)
+                        why=ActionReason.REPLACE_BECAUSE_CANNOT_UPDATE,
+                        detail=f"{why.text}; {', '.join(forced)} forces replacement",
+                        requires_replace=forced)
     if not diff and not config_changed:
         # the live difference vanishes once normalized by the provider: nothing to do
-        return _decided(diags, d, Action.NOOP, before=None, after=None, reason="", prior=p, desired=d)
-    return _decided(diags, d, Action.UPDATE, before=before, after=planned, prior=p, desired=d, reason=reason)
+        return _decided(diags, d, Action.NOOP, before=None, after=None, prior=p, desired=d)
+    return _decided(diags, d, Action.UPDATE, before=before, after=planned, prior=p, desired=d, why=why)
 
 
 def _decided(diags: tuple[Diagnostic, ...], *args, **kw) -> tuple[ResourceChange, tuple[Diagnostic, ...]]:

@@ -23,6 +23,7 @@ def change_json(c: ResourceChange) -> dict[str, Any]:
         "tenant": c.tenant,
         "actions": c.action.json_actions,
         "reason": c.reason or None,
+        "action_reason": c.action_reason.value if c.action_reason else None,
         "before": redact(c.before, c.sensitive) if c.before is not None else None,
         "after": redact(c.after, c.sensitive) if c.after is not None else None,
         "requires_replace": list(c.requires_replace),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ecpctl.plan import Action, Plan, ResourceChange
+from ecpctl.plan import Action, ActionReason, Plan, ResourceChange
 from ecpctl.kernel import Address
 from ecpctl.kernel import Resource
 from ecpctl.views.plan_human import render_plan
@@ -63,14 +63,18 @@ def sample_plan() -> Plan:
                               desired=r if action is not Action.DELETE else None, **kw)
 
     changes = (
-        ch(deploy, Action.UPDATE, dep_before, dep_after, "changed outside ecpctl"),
-        ch(secret, Action.UPDATE, secret_before, secret_after, "configuration changed"),
+        ch(deploy, Action.UPDATE, dep_before, dep_after, "changed outside ecpctl",
+           action_reason=ActionReason.UPDATE_DRIFT),
+        ch(secret, Action.UPDATE, secret_before, secret_after, "configuration changed",
+           action_reason=ActionReason.UPDATE_CONFIG_CHANGED),
         ch(db, Action.REPLACE, dict(db_prior.observed), dict(db.attributes),
            "configuration changed; encoding forces replacement", requires_replace=("encoding",),
-           prior=db_prior),
-        ch(role, Action.CREATE, None, dict(role.attributes), "not in state"),
+           prior=db_prior, action_reason=ActionReason.REPLACE_BECAUSE_CANNOT_UPDATE),
+        ch(role, Action.CREATE, None, dict(role.attributes), "not in state",
+           action_reason=ActionReason.CREATE_NOT_IN_STATE),
         ResourceChange(addr=gone.addr, action=Action.DELETE, before=dict(gone.observed),
-                       after=None, reason="no longer in configuration", prior=gone),
+                       after=None, reason="no longer in configuration", prior=gone,
+                       action_reason=ActionReason.DELETE_BECAUSE_NO_RESOURCE_CONFIG),
     )
     return Plan(changes=changes, workspace="default", lineage="7d4c1b7e-lineage", serial=12,
                 config_digest="sha256:abc")
