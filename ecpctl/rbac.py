@@ -109,10 +109,8 @@ class Grant:
         subject = [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]
         out: list[dict[str, Any]] = []
         if ns not in ("default", "kube-system"):
-            out.append({"apiVersion": "v1", "kind": "Namespace",
-                        "metadata": {"name": ns, "labels": dict(LABELS)}})
-        out.append({"apiVersion": "v1", "kind": "ServiceAccount",
-                    "metadata": {"name": sa, "namespace": ns, "labels": dict(LABELS)}})
+            out.append({"apiVersion": "v1", "kind": "Namespace", "metadata": _metadata(ns, None)})
+        out.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(sa, ns)})
         cluster = [r for r in self.rules if not (self.namespaced and r.namespaced)]
         local = [r for r in self.rules if self.namespaced and r.namespaced]
         out.append(_role("ClusterRole", sa, None, cluster))
@@ -123,22 +121,23 @@ class Grant:
         return out
 
 
-def _role(kind: str, name: str, namespace: str | None, rules: list[Rule]) -> dict[str, Any]:
+def _metadata(name: str, namespace: str | None) -> dict[str, Any]:
     md: dict[str, Any] = {"name": name}
     if namespace:
         md["namespace"] = namespace
     md["labels"] = dict(LABELS)
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": md,
-            "rules": policy_rules(rules)}
+    return md
+
+
+def _role(kind: str, name: str, namespace: str | None, rules: list[Rule]) -> dict[str, Any]:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind,
+            "metadata": _metadata(name, namespace), "rules": policy_rules(rules)}
 
 
 def _binding(kind: str, name: str, namespace: str | None, role_kind: str,
              subjects: list[dict[str, str]]) -> dict[str, Any]:
-    md: dict[str, Any] = {"name": name}
-    if namespace:
-        md["namespace"] = namespace
-    md["labels"] = dict(LABELS)
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": md,
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind,
+            "metadata": _metadata(name, namespace),
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": name},
             "subjects": subjects}
 

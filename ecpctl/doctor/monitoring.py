@@ -23,44 +23,42 @@ def _unreachable(target: str, name: str, url: str, exc: Exception, setting: str)
                  f"check {setting} and that the server is up")
 
 
-def alertmanager_checks(settings: Mapping[str, Any] | None) -> list[Check]:
-    name, target = "Alertmanager", "alertmanager"
-    url = (settings or {}).get("url")
+def _versioned(target: str, name: str, url: str | None, path: str, setting: str,
+               version_of, minimum: tuple[int, ...], needs: str) -> tuple[Check, str | None]:
+    """GET `path` on the server at `url`; a check of the version it reports. Also returns the
+    base URL when the server answered (for further checks)."""
     if not url:
-        return [Check(target, name, Status.SKIP, "no URL configured (spec.providers.alertmanager.url)")]
+        return Check(target, name, Status.SKIP, f"no URL configured ({setting})"), None
     base = url.rstrip("/")
     try:
-        resp = _get(f"{base}/api/v2/status")
+        resp = _get(f"{base}{path}")
     except httpx.HTTPError as exc:
-        return [_unreachable(target, name, base, exc, "spec.providers.alertmanager.url")]
+        return _unreachable(target, name, base, exc, setting), None
     if resp.status_code != 200:
-        return [Check(target, name, Status.FAIL, f"{base}/api/v2/status answered {resp.status_code}",
-                      "is the URL an Alertmanager's?")]
-    version = str(((resp.json().get("versionInfo") or {}).get("version")) or "unknown")
-    ok = version_tuple(version)[:2] >= (0, 25)
-    return [Check(target, name, Status.PASS if ok else Status.FAIL,
-                  f"{version} at {base} (needs 0.25 or newer)",
-                  "" if ok else "upgrade Alertmanager to 0.25 or newer")]
+        return Check(target, name, Status.FAIL, f"{base}{path} answered {resp.status_code}",
+                     f"is {setting} the {name} URL?"), None
+    version = str(version_of(resp.json()) or "unknown")
+    ok = version_tuple(version)[:len(minimum)] >= minimum
+    return Check(target, name, Status.PASS if ok else Status.FAIL,
+                 f"{version} at {base} (needs {needs} or newer)",
+                 "" if ok else f"upgrade {name} to {needs} or newer"), base
+
+
+def alertmanager_checks(settings: Mapping[str, Any] | None) -> list[Check]:
+    check, _ = _versioned("alertmanager", "Alertmanager", (settings or {}).get("url"),
+                          "/api/v2/status", "spec.providers.alertmanager.url",
+                          lambda doc: (doc.get("versionInfo") or {}).get("version"), (0, 25), "0.25")
+    return [check]
 
 
 def grafana_checks(settings: Mapping[str, Any] | None) -> list[Check]:
-    name, target = "Grafana", "grafana"
-    url = (settings or {}).get("url")
-    if not url:
-        return [Check(target, name, Status.SKIP, "no URL configured (spec.providers.grafana.url)")]
-    base = url.rstrip("/")
-    try:
-        resp = _get(f"{base}/api/health")
-    except httpx.HTTPError as exc:
-        return [_unreachable(target, name, base, exc, "spec.providers.grafana.url")]
-    if resp.status_code != 200:
-        return [Check(target, name, Status.FAIL, f"{base}/api/health answered {resp.status_code}",
-                      "is the URL Grafana's?")]
-    version = str(resp.json().get("version") or "unknown")
-    ok = version_tuple(version)[:1] >= (9,)
-    out = [Check(target, name, Status.PASS if ok else Status.FAIL,
-                 f"{version} at {base} (needs 9.0 or newer)",
-                 "" if ok else "upgrade Grafana to 9.0 or newer")]
+    target = "grafana"
+    check, base = _versioned(target, "Grafana", (settings or {}).get("url"), "/api/health",
+                             "spec.providers.grafana.url", lambda doc: doc.get("version"), (9,),
+                             "9.0")
+    out = [check]
+    if base is None:
+        return out
     env = (settings or {}).get("tokenEnv") or "GRAFANA_TOKEN"
     token = os.environ.get(env, "")
     if not token:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from click.testing import CliRunner
 from psycopg import sql
 
 from ecpctl.engine import desired_state
 from tests.integration.postgres_support import DSN_ENV, new_tenant_id
+from tests.integration.test_postgres_cli import Cli
 
 pytestmark = [pytest.mark.integration]
 
@@ -52,26 +52,6 @@ spec:
 """
 
 
-class Cli:
-    def __init__(self, root: Path, dsn: str):
-        self.root, self.data_dir = root, root / ".ecpctl"
-        self.env = {DSN_ENV: dsn, "NO_COLOR": "1", "COLUMNS": "200", "ECPCTL_STATE_URL": None,
-                    "ECPCTL_WORKSPACE": None, "ECPCTL_PROVIDER_OVERRIDES": None}
-
-    def __call__(self, *args: str):
-        from ecpctl.cli.main import cli
-        return CliRunner().invoke(cli, ["--data-dir", str(self.data_dir), *args], env=self.env,
-                                  catch_exceptions=False)
-
-    def state(self):
-        from ecpctl.cli.context import CliContext
-        ctx = CliContext(data_dir=self.data_dir)
-        try:
-            return dict(ctx.store().snapshot(ctx.workspace).resources)
-        finally:
-            ctx.close()
-
-
 @pytest.fixture
 def tenant_db(postgres_server, tmp_path, monkeypatch):
     """A tenant whose Postgres objects ecpctl applied; yields (cli, spec dir, tenant id)."""
@@ -81,7 +61,9 @@ def tenant_db(postgres_server, tmp_path, monkeypatch):
     spec.mkdir()
     (spec / "project.yaml").write_text(PROJECT.format(target=""))
     (spec / f"{tid}.yaml").write_text(TENANT.format(tid=tid))
-    cli = Cli(tmp_path, postgres_server.admin_dsn)
+    cli = Cli(tmp_path / ".ecpctl", {DSN_ENV: postgres_server.admin_dsn, "NO_COLOR": "1",
+                                     "COLUMNS": "200", "ECPCTL_STATE_URL": None,
+                                     "ECPCTL_WORKSPACE": None, "ECPCTL_PROVIDER_OVERRIDES": None})
     r = cli("apply", str(spec), "--target", "tenant.*.postgres.*", "--auto-approve")
     assert r.exit_code == 0, r.output
     yield cli, spec, tid
