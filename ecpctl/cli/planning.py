@@ -117,7 +117,9 @@ def make_plan(obj: CliContext, path: Path, scope: PlanScope, pargs: ProviderArgs
     from ecpctl.registry import tenant_record
     from providers.registry import ProviderSet
 
-    store = _open(obj, read_only, lock)
+    # State and specs are read through the reader, which creates nothing: a spec that does not
+    # validate (or a state that cannot be read) fails before any database exists.
+    store = obj.reader()
     snap = snapshot(obj, path, store)
     desired = desired_state(path, snap.resources, replace=scope.replace)
     obj.use_project_key(desired.config)   # what apply writes is encrypted from the first run
@@ -125,9 +127,9 @@ def make_plan(obj: CliContext, path: Path, scope: PlanScope, pargs: ProviderArgs
         # the Project names a state backend: reopen there so plan and apply agree
         obj.close()
         obj.state_url = desired.config.project.spec.state.url
-        store = _open(obj, read_only, lock)
-        snap = snapshot(obj, path, store)
+        snap = snapshot(obj, path, obj.reader())
         desired = desired_state(path, snap.resources, replace=scope.replace)
+    store = _open(obj, read_only, lock)
     # The lock is taken once the state has been read, so that a state that cannot be read (a
     # missing key) fails before anything, even a lock record, is written; the refresh below runs
     # under it, and a state that moved on in between is read again under it.
