@@ -20,6 +20,7 @@ from sqlalchemy.pool import StaticPool
 
 from ecpctl.kernel import StateError
 from state import models, urls
+from state.statement_log import log_statements
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POOL_SIZE = 10          # apply runs resources in parallel threads; each write borrows a connection
@@ -40,6 +41,7 @@ class Database:
         # on SQLITE_BUSY. An in-memory database is one shared connection, so reads queue too.
         self._write_lock = threading.RLock() if not self.is_postgres else None
         self._shared_conn = isinstance(engine.pool, StaticPool)
+        log_statements(engine)
 
     # --- opening ---------------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ _forms: set[str] = set()
 _PATTERNS = (
     (re.compile(r"(?i)(password\s*[=:]\s*)('[^']*'|\"[^\"]*\"|\S+)"), r"\1" + REDACTED),
     (re.compile(r"(?i)(PGPASSWORD\s*=\s*)\S+"), r"\1" + REDACTED),
+    # a SQL literal after PASSWORD (ALTER ROLE ... PASSWORD 'SCRAM-SHA-256$...'), in statement logs
+    (re.compile(r"(?i)(\bPASSWORD\s+)E?'(?:[^']|'')*'"), r"\1'" + REDACTED + "'"),
     (re.compile(r"(://[^/\s:@]+:)[^@\s/]+(@)"), r"\1" + REDACTED + r"\2"),
     (re.compile(r"(?i)(authorization\s*[:=]\s*(?:bearer|basic)\s+)\S+"), r"\1" + REDACTED),
 )

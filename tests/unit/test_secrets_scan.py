@@ -53,8 +53,11 @@ def test_no_output_of_a_run_holds_a_generated_secret(ecpctl, spec_dir, tmp_path,
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="sqlalchemy")   # statements and their parameters
     key = generate_key()
-    with_key = {KEY_ENV: key}
-    no_key = {KEY_ENV: None}
+    # the CLI's own logging at debug level, through its scrubbing handler, into a file
+    log_file = tmp_path / "ecpctl.log"
+    logs = {"ECPCTL_LOG": "debug", "ECPCTL_LOG_FILE": str(log_file)}
+    with_key = {KEY_ENV: key, **logs}
+    no_key = {KEY_ENV: None, **logs}
     outputs: list[str] = []
     secrets: set[str] = set()
     blobs: dict[str, bytes] = {}
@@ -111,7 +114,12 @@ def test_no_output_of_a_run_holds_a_generated_secret(ecpctl, spec_dir, tmp_path,
     run("state", "pull", "--version", str(version), env=no_key)
 
     assert len(secrets) > 8          # two generations of the role's password, and their Secrets
-    text = "\n".join(outputs) + "\n" + caplog.text
+    _detach_cli_log_handlers()
+    logged = log_file.read_text()
+    # every statement of the state store was logged with its duration, and with its text at debug
+    assert " INFO ecpctl.state: INSERT on sqlite -> 1 rows in " in logged
+    assert " DEBUG ecpctl.state: SQL INSERT INTO " in logged
+    text = "\n".join(outputs) + "\n" + caplog.text + "\n" + logged
     assert "sqlalchemy" in caplog.text.lower() or "INSERT" in caplog.text   # the logs were there
     leaks = []      # where, and the first characters only: a failure must not print secrets
     for s in sorted(secrets | {key}):
@@ -119,3 +127,14 @@ def test_no_output_of_a_run_holds_a_generated_secret(ecpctl, spec_dir, tmp_path,
             leaks.append(("command output or logs", s[:4] + "..."))
         leaks += [(name, s[:4] + "...") for name, blob in blobs.items() if s.encode() in blob]
     assert leaks == []
+
+
+def _detach_cli_log_handlers() -> None:
+    """The in-process CLI runs attached a file handler per run; later tests must not log there."""
+    for name in ("ecpctl", "providers", "state"):
+        logger = logging.getLogger(name)
+        for h in list(logger.handlers):
+            if isinstance(h, logging.FileHandler):
+                logger.removeHandler(h)
+                h.close()
+        logger.setLevel(logging.NOTSET)
