@@ -95,7 +95,7 @@ def backup_cmd(ctx: click.Context, tenant: str, out: Path | None, spec_path: Pat
         raise EcpctlError(f"{out} is a directory; name a file with -o")
     conn = _connection(t)
     size = dump.dump(conn, t.database, out)
-    objs = dump.preview(conn, t.database, dump.contents(conn, out)).in_archive
+    objs = dump.objects_in(dump.contents(conn, out))
     _emit(as_json, "db backup",
           {"tenant": tenant, "database": t.database, "file": str(out), "bytes": size,
            "objects": [str(o) for o in objs]},

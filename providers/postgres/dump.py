@@ -172,7 +172,10 @@ def dump(conn: Connection, dbname: str, out: Path) -> int:
     """Writes the archive of `dbname` to `out` (through a temporary file beside it, so that a
     failed dump never leaves a file that looks good); returns its size in bytes."""
     out = Path(out)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+    except OSError as exc:
+        raise ProviderError(f"cannot write {out}: {exc.strerror or exc}") from None
     os.close(fd)
     try:
         _run(conn, [tool("pg_dump"), "--format=custom", "--compress=6", "--no-password",
@@ -230,12 +233,17 @@ def contents(conn: Connection, path: Path) -> list[TocEntry]:
     return out
 
 
-def preview(conn: Connection, dbname: str, entries: list[TocEntry]) -> RestorePreview:
+def objects_in(entries: list[TocEntry]) -> tuple[DbObject, ...]:
+    """The tables, views and sequences an archive holds."""
     # a serial column's sequence comes and goes with its table: not an object of its own
     owned = {(e.schema, e.name) for e in entries if e.desc == "SEQUENCE OWNED BY"}
-    in_archive = tuple(DbObject(RELATIONS[e.desc], e.schema or "", e.name) for e in entries
-                       if e.desc in RELATIONS
-                       and not (e.desc == "SEQUENCE" and (e.schema, e.name) in owned))
+    return tuple(DbObject(RELATIONS[e.desc], e.schema or "", e.name) for e in entries
+                 if e.desc in RELATIONS
+                 and not (e.desc == "SEQUENCE" and (e.schema, e.name) in owned))
+
+
+def preview(conn: Connection, dbname: str, entries: list[TocEntry]) -> RestorePreview:
+    in_archive = objects_in(entries)
     keys = {(o.schema, o.name) for o in in_archive}
     existing = conn.existing(dbname)
     return RestorePreview(
