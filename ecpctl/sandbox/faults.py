@@ -16,6 +16,7 @@ from pathlib import Path
 
 CRASH_ANNOTATION = "sandbox.ecp.ai/fault"          # pods: "crash" -> kwok stage makes them unready
 GPUS_LOST_ANNOTATION = "sandbox.ecp.ai/gpus-lost"  # nodes: the GPU count before gpu_loss
+NODE_FAULT_ANNOTATION = "sandbox.ecp.ai/node-fault"  # nodes: "down" -> kwok stage sets NotReady
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 
 # scenario -> (what it changes, the alert that should fire)
@@ -25,9 +26,10 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "pod_crash": ("the service's pods stop being Ready (kwok sets CrashLoopBackOff); with no Ready "
                   "pod every request is answered 503",
                   "ServiceDown (critical) after 2m, and ErrorBudgetBurn (page, critical)"),
-    "node_down": ("the node running most of the tenant's pods stops heartbeating; the node "
-                  "controller marks it NotReady, evicts its pods after 30s, and the scheduler "
-                  "places them elsewhere (Pending if nothing fits)",
+    "node_down": ("the node running most of the tenant's pods reports NotReady and its pods "
+                  "stop being Ready; the node controller taints it and evicts them after 30s, "
+                  "and the scheduler places the replacements on other nodes (Pending if nothing "
+                  "fits)",
                   "ErrorBudgetBurn while capacity is short; ServiceDown if a service had all its "
                   "pods there"),
     "gpu_loss": ("a node with the tenant's GPU pods reports 0 allocatable nvidia.com/gpu and those "

@@ -14,6 +14,7 @@ from ecpctl.sandbox.faults import (
     CRASH_ANNOTATION,
     GPUS_LOST_ANNOTATION,
     KWOK_NODE_ANNOTATION,
+    NODE_FAULT_ANNOTATION,
     Fault,
 )
 from ecpctl.sandbox.simulator.model import Pod, Workload
@@ -21,6 +22,7 @@ from ecpctl.sandbox.simulator.model import Pod, Workload
 PART_OF = "app.kubernetes.io/part-of=ecp-ai"
 GPU = "nvidia.com/gpu"
 MERGE = {"Content-Type": "application/merge-patch+json"}
+STRATEGIC = {"Content-Type": "application/strategic-merge-patch+json"}
 
 
 class Cluster:
@@ -89,15 +91,14 @@ class Cluster:
             name = md["name"]
             if (md.get("labels") or {}).get("type") != "kwok":
                 continue
-            managed = ann.get(KWOK_NODE_ANNOTATION) == "fake"
-            if name in down and managed:
-                # kwok stops heartbeating a node without its annotation: the node controller
-                # then sees a node that went silent
-                self.patch(f"/api/v1/nodes/{name}",
-                           {"metadata": {"annotations": {KWOK_NODE_ANNOTATION: None}}})
-            elif name not in down and not managed:
+            if ann.get(KWOK_NODE_ANNOTATION) != "fake":
+                # kwok must keep managing the node: it reports the NotReady status of node_down
+                # (a kwok stage) and finishes the deletion of the pods the node controller evicts
                 self.patch(f"/api/v1/nodes/{name}",
                            {"metadata": {"annotations": {KWOK_NODE_ANNOTATION: "fake"}}})
+            if (name in down) != (ann.get(NODE_FAULT_ANNOTATION) == "down"):
+                self.patch(f"/api/v1/nodes/{name}", {"metadata": {"annotations": {
+                    NODE_FAULT_ANNOTATION: "down" if name in down else None}}})
             alloc = (n.get("status") or {}).get("allocatable") or {}
             if name in gpu_lost and GPUS_LOST_ANNOTATION not in ann:
                 before = str(alloc.get(GPU, "0"))
@@ -111,6 +112,8 @@ class Cluster:
                            {"status": {"allocatable": {GPU: before}, "capacity": {GPU: before}}})
                 self.patch(f"/api/v1/nodes/{name}",
                            {"metadata": {"annotations": {GPUS_LOST_ANNOTATION: None}}})
+        ready_nodes = {n["metadata"]["name"] for n in nodes if _condition(n, "Ready") == "True"
+                       and n["metadata"]["name"] not in down}
         for p in pods:
             md = p["metadata"]
             if md.get("deletionTimestamp"):
@@ -121,6 +124,41 @@ class Cluster:
                 self.patch(f"/api/v1/namespaces/{md['namespace']}/pods/{md['name']}",
                            {"metadata": {"annotations": {CRASH_ANNOTATION: "crash" if want
                                                          else None}}})
+            elif (p.get("spec") or {}).get("nodeName") in down \
+                    and _condition(p, "Ready") == "True":
+                # what the node controller does to the pods of a node that stopped posting its
+                # status (MarkPodsNotReady); kwok keeps the node's lease, so it would not here
+                self._set_ready(md, False)
+            elif not has and _reported_ready_again(p, ready_nodes):
+                # on a real node the kubelet reports its pods Ready again once the node is back
+                # (if they were not evicted meanwhile); here nobody else would
+                self._set_ready(md, True)
+
+    def _set_ready(self, md: dict[str, Any], ready: bool) -> None:
+        status = "True" if ready else "False"
+        r = self.http.patch(
+            f"/api/v1/namespaces/{md['namespace']}/pods/{md['name']}/status",
+            json={"status": {"conditions": [{"type": "Ready", "status": status},
+                                            {"type": "ContainersReady", "status": status}]}},
+            headers=STRATEGIC)
+        if r.status_code != 404:
+            r.raise_for_status()
+
+
+def _condition(obj: dict[str, Any], kind: str) -> str | None:
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c.get("type") == kind:
+            return c.get("status")
+    return None
+
+
+def _reported_ready_again(pod: dict[str, Any], ready_nodes: set[str]) -> bool:
+    """A running pod whose containers all run, on a Ready node, that is still marked not Ready."""
+    status = pod.get("status") or {}
+    containers = status.get("containerStatuses") or []
+    return (status.get("phase") == "Running" and (pod.get("spec") or {}).get("nodeName")
+            in ready_nodes and _condition(pod, "Ready") == "False" and bool(containers)
+            and all("running" in (c.get("state") or {}) for c in containers))
 
 
 def _crashes(pod: dict[str, Any], faults: list[Fault]) -> bool:
