@@ -90,8 +90,9 @@ def walk(graph: nx.DiGraph, work: Callable[[str], None], *, parallelism: int = 1
             if waiting[succ] == 0 and succ not in skipped:
                 heapq.heappush(ready, succ)
 
+    # never more threads than nodes: a three-node walk with --parallelism 256 starts three
     workers = [threading.Thread(target=worker, name=f"walk_{i}", daemon=True)
-               for i in range(max(1, parallelism))]
+               for i in range(max(1, min(parallelism, len(waiting))))]
     for t in workers:
         t.start()
     try:
