@@ -407,5 +407,5 @@ def test_an_unavailable_extension_is_a_permanent_one_line_error(world):
     with pytest.raises(ProviderError) as err:
         w.provider.apply(ApplyRequest(desired=ext, prior=None, live=None))
     assert not err.value.retryable and "\n" not in str(err.value)
-    assert str(err.value).startswith(f"{ext.address}: CREATE EXTENSION: ")
+    assert str(err.value).startswith(f"apply {ext.address}: CREATE EXTENSION: ")
     assert "SQLSTATE" in str(err.value)
