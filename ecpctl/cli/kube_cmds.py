@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from ecpctl.cli.options import json_option
+from ecpctl.cli.options import DURATION, json_option
 from ecpctl.cli.report import choose, name
 from ecpctl.kernel import EcpctlError
 
 NOT_READY_EXIT = 3   # documented in status's help and docs/cli-reference.md: CI smoke tests use it
+WAIT_POLL = 2.0      # seconds between two looks of status --wait: one LIST per kind each time
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,8 @@ class StatusArgs:
     as_json: bool
     kubeconfig: str | None
     kube_context: str | None
+    wait: bool = False
+    wait_timeout: float = 300.0
 
 
 @click.command("status")
@@ -33,6 +37,10 @@ class StatusArgs:
               help="Kubeconfig (overrides the Project; env KUBECONFIG).")
 @click.option("--context", "kube_context", default=None, metavar="NAME",
               help="Kubeconfig context to use.")
+@click.option("--wait", is_flag=True,
+              help="Wait until every service is ready (or --wait-timeout passes), then report.")
+@click.option("--wait-timeout", default="5m", show_default=True, type=DURATION,
+              metavar="DURATION", help="How long --wait waits (30s, 5m, 1m30s or seconds).")
 @click.pass_context
 def status_cmd(ctx: click.Context, **opts) -> None:
     """Show each tenant's services as the cluster runs them: desired and ready replicas,
@@ -41,7 +49,8 @@ def status_cmd(ctx: click.Context, **opts) -> None:
     \b
     Exit codes, for CI smoke tests:
       0  every service is ready
-      3  a service is not ready (progressing, degraded or not deployed)
+      3  a service is not ready (progressing, degraded or not deployed; with
+         --wait, still not ready when --wait-timeout ran out)
       1  an error (bad specs, cluster unreachable, ...)"""
     status(ctx, StatusArgs(**opts))
 
@@ -51,6 +60,10 @@ def status(ctx: click.Context, args: StatusArgs) -> None:
 
     view = choose(ctx, "status", args.as_json, human=status_human, body=status_json)
     result = _collect_status(args)
+    deadline = time.monotonic() + args.wait_timeout
+    while args.wait and not result.all_ready and time.monotonic() < deadline:
+        time.sleep(min(WAIT_POLL, max(0.0, deadline - time.monotonic())))
+        result = _collect_status(args)
     view.show(result)
     if not result.all_ready:
         ctx.exit(NOT_READY_EXIT)

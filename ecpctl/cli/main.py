@@ -60,7 +60,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("ecpctl.cli.doctor_cmd:doctor_cmd",
                "Check the prerequisites of the targets the Project at PATH configures."),
     "sandbox": ("ecpctl.cli.sandbox_cmds:sandbox_group",
-                "Run a local sandbox: Kubernetes with fake GPU nodes, Postgres, Prometheus, Alertmanager."),
+                "Run a local Kubernetes with GPU nodes, Postgres, Prometheus and Alertmanager."),
+    "sla": ("ecpctl.cli.sla_cmd:sla_cmd",
+            "Report each tenant's availability against its SLA target, from Prometheus."),
 }
 
 

@@ -34,7 +34,10 @@ dir_option = click.option("--dir", "directory", type=click.Path(path_type=Path),
 
 @click.group("sandbox")
 def sandbox_group():
-    """Run a local sandbox: Kubernetes with fake GPU nodes, Postgres, Prometheus, Alertmanager."""
+    """Run a local Kubernetes with GPU nodes, Postgres, Prometheus and Alertmanager.
+
+    The sandbox runs in the background on loopback, with a workload simulator whose metrics carry
+    the names real exporters use, and failure scenarios (`ecpctl sandbox fault`)."""
 
 
 @sandbox_group.command("up")

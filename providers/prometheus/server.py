@@ -1,8 +1,11 @@
 """The two outside parties of rules file mode: `promtool check rules` and the running Prometheus'
-HTTP API (`POST /-/reload`, `GET /api/v1/rules`); their failures become ProviderErrors here."""
+HTTP API (`POST /-/reload`, `GET /api/v1/rules`), and the queries `ecpctl sla` makes of the same
+API (instant and range queries, alerts, the scrape interval); their failures become ProviderErrors
+here."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,6 +14,7 @@ from typing import Any
 import httpx
 
 from ecpctl.kernel import ProviderError, ServerError, Unreachable
+from ecpctl.kernel.durations import DurationError, parse_seconds
 
 CHECK_TIMEOUT = 60.0
 
@@ -43,9 +47,10 @@ class PrometheusAPI:
     def close(self) -> None:
         self._http.close()
 
-    def _call(self, method: str, path: str) -> httpx.Response:
+    def _call(self, method: str, path: str, params: dict[str, str] | None = None
+              ) -> httpx.Response:
         try:
-            return self._http.request(method, self.url + path)
+            return self._http.request(method, self.url + path, params=params)
         except httpx.HTTPError as exc:
             raise Unreachable(f"cannot reach Prometheus at {self.url} (providers.prometheus.url):"
                               f" {exc.__class__.__name__}: {exc}") from exc
@@ -69,3 +74,44 @@ class PrometheusAPI:
             return list(r.json()["data"]["groups"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ProviderError(f"GET /api/v1/rules: unexpected answer: {exc}") from exc
+
+    def _data(self, path: str, params: dict[str, str] | None = None) -> Any:
+        """The `data` of a successful API answer; the API's own error text otherwise."""
+        r = self._call("GET", path, params)
+        try:
+            doc = r.json()
+        except ValueError:
+            doc = None
+        if r.status_code == 200 and isinstance(doc, dict) and doc.get("status") == "success":
+            return doc.get("data")
+        why = (doc or {}).get("error") if isinstance(doc, dict) else None
+        cls = ServerError if r.status_code >= 500 else ProviderError
+        raise cls(f"GET {path}: HTTP {r.status_code}: {why or r.text[:300]}")
+
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        """An instant query: [{"metric": {...}, "value": [t, "v"]}, ...]."""
+        params = {"query": expr}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        return list(self._data("/api/v1/query", params).get("result") or [])
+
+    def query_range(self, expr: str, start: float, end: float, step: float
+                    ) -> list[dict[str, Any]]:
+        """A range query: [{"metric": {...}, "values": [[t, "v"], ...]}, ...]."""
+        return list(self._data("/api/v1/query_range", {
+            "query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}",
+            "step": f"{step:g}"}).get("result") or [])
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """The alerts the rules hold now, pending or firing, with their labels."""
+        return list(self._data("/api/v1/alerts").get("alerts") or [])
+
+    def scrape_interval(self) -> float:
+        """The global scrape interval of the running configuration (Prometheus' default, 1m,
+        when the configuration does not set one)."""
+        text = str(self._data("/api/v1/status/config").get("yaml") or "")
+        m = re.search(r"^\s+scrape_interval:\s*(\S+)", text, re.M)
+        try:
+            return parse_seconds(m.group(1)) or 60.0 if m else 60.0
+        except DurationError:
+            return 60.0
