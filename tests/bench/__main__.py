@@ -151,6 +151,12 @@ def main(argv=None) -> int:
         rows.extend(live)
 
     print_table(rows)
+    for r in rows:
+        if r["scenario"].startswith("graph walk") and r.get("before_100k"):
+            b = r["before_100k"]
+            print(f"graph walk before (sorted ready list), 100,000 nodes: {b['wall_s']} s wall, "
+                  f"{b['cpu_s']} s CPU; now {r['resources']:,} nodes: {r['wall_s']} s wall, "
+                  f"{r['cpu_s']} s CPU")
     if startup:
         from tests.bench.startup import print_table as print_startup
         print()
