@@ -42,7 +42,8 @@ def resource_json(c: ResourceChange) -> dict[str, Any]:
 
 
 def _change(c: ResourceChange) -> dict[str, Any]:
-    return {"resource": resource_json(c), "action": ACTION[c.action], "reason": c.reason or None}
+    return {"resource": resource_json(c), "action": ACTION[c.action], "reason": c.reason or None,
+            "action_reason": c.action_reason.value if c.action_reason else None}
 
 
 class ApplyJsonView:

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from ecpctl.kernel.diagnostics import Diagnostic, has_errors
 from ecpctl.kernel.paths import REDACTED, is_sensitive
-from ecpctl.plan import Action, Plan, ResourceChange
+from ecpctl.plan import Action, ActionReason, Plan, ResourceChange
 from ecpctl.views.values import embedded_json, is_container, scalar
 
 STYLE = {"+": "green", "-": "red", "~": "yellow", "-/+": "red", " ": ""}
@@ -142,7 +142,7 @@ def render_change(c: ResourceChange) -> list[Text]:
     w = _Writer()
     head = Text(f"  # {c.address} {HEADLINE[c.action]}", style="bold")
     w.lines.append(head)
-    if c.reason and not (c.action is Action.CREATE and c.reason == "not in state"):
+    if c.reason and c.action_reason is not ActionReason.CREATE_NOT_IN_STATE:
         w.lines.append(Text(f"  # ({c.reason})"))
     sym = c.action.symbol
     w.line(2, sym, f'resource "{c.type}" "{c.name}" {{')

@@ -1,14 +1,20 @@
-"""Formatting of attribute values the way Terraform prints them."""
+"""Formatting of attribute values the way Terraform prints them.
+
+Values read back from live systems or state can hold anything: every scalar goes through
+`printable`, so no control character or bidirectional override reaches the terminal as itself
+(JSON's escaping leaves DEL, C1 and U+202A..U+2069 as they are)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from ecpctl.kernel.text import printable
+
 
 def scalar(value: Any) -> str:
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return printable(json.dumps(value, ensure_ascii=False))
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -19,7 +25,7 @@ def scalar(value: Any) -> str:
         return "{}"
     if isinstance(value, list) and not value:
         return "[]"
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return printable(json.dumps(value, ensure_ascii=False, sort_keys=True))
 
 
 def is_container(value: Any) -> bool:
