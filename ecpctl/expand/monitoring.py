@@ -215,7 +215,12 @@ def _alerting(b: Builder, ctx: ExpandContext, lt, ns: str, in_ns) -> None:
     by_severity = [(sev, recv) for sev, recv in (("critical", mon.criticalReceiver),
                                                  ("warning", mon.warningReceiver))
                    if recv and recv != default]
-    timing = mon.route
+    # time compression shortens the route's timings as well, so that a notification and its
+    # resolution arrive as much sooner as the alerts fire
+    squeeze = ctx.project.spec.monitoring.timeCompression
+    timing = mon.route.model_copy(update={
+        k: compress(getattr(mon.route, k), squeeze)
+        for k in ("groupWait", "groupInterval", "repeatInterval")})
     if ctx.project.spec.monitoring.alertmanagerMode == "kubernetes":
         deps = list(in_ns)
         slack = [i for i, r in enumerate(mon.receivers) if r.slack is not None]

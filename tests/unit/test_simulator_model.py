@@ -4,6 +4,8 @@ raising latency and errors, and the faults' effects."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ecpctl.sandbox.simulator.exposition import render
@@ -82,6 +84,16 @@ def test_no_ready_pod_means_every_request_is_a_503():
 def test_no_pod_at_all_is_also_a_503():
     sim = run(workload(ready=0, pods=0), seconds=5)
     assert set(codes(sim)) == {"503"}
+
+
+def test_a_service_never_launched_gets_no_traffic_until_it_is_up():
+    fresh = dataclasses.replace(workload(ready=0), rolled_out=False)
+    sim = Simulation()
+    sim.tick([fresh], {}, 5.0)
+    assert sim.requests == {}
+    sim.tick([workload()], {}, 5.0)                # its pods are Ready
+    sim.tick([fresh], {}, 5.0)                     # and crashes: now its callers get 503s
+    assert codes(sim)["503"] == pytest.approx(100 * RPS_PER_SESSION * 5)
 
 
 def test_overload_raises_latency_and_refuses_the_excess():

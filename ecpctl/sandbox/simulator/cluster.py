@@ -70,7 +70,8 @@ class Cluster:
                 sessions=int(env.get("MAX_SESSIONS") or 0), replicas=int(spec.get("replicas") or 0),
                 available=int((d.get("status") or {}).get("availableReplicas") or 0),
                 sla_seconds=sla.get(md["namespace"], 0.2),
-                pods=tuple(_pod(p) for p in mine if not p["metadata"].get("deletionTimestamp"))))
+                pods=tuple(_pod(p) for p in mine if not p["metadata"].get("deletionTimestamp")),
+                rolled_out=_rolled_out(d)))
         return out
 
     def patch(self, path: str, body: dict[str, Any]) -> None:
@@ -143,6 +144,14 @@ class Cluster:
             headers=STRATEGIC)
         if r.status_code != 404:
             r.raise_for_status()
+
+
+def _rolled_out(deployment: dict[str, Any]) -> bool:
+    """The deployment controller has finished a rollout of it at least once."""
+    for c in (deployment.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Progressing" and c.get("reason") == "NewReplicaSetAvailable":
+            return True
+    return False
 
 
 def _condition(obj: dict[str, Any], kind: str) -> str | None:

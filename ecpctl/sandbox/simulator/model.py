@@ -4,7 +4,9 @@ pods) and the active faults, the traffic and usage one tick adds to the exported
 Each session sends `RPS_PER_SESSION` requests per second. A replica serves up to its share of the
 sessions it was sized for times `HEADROOM`; the Ready pods split the load evenly. With no Ready pod
 every request is answered 503 (by the Service's proxy); beyond capacity the excess is refused
-with 503 and latency grows with the cube of utilisation. Usage follows utilisation: CPU and memory
+with 503 and latency grows with the cube of utilisation. A service that has never been up (its
+first rollout not finished, no pod Ready yet) gets no traffic: nobody calls a service before it
+is launched, so a fresh apply does not start with a burst of 503s. Usage follows utilisation: CPU and memory
 as a share of the container's limits, GPU utilisation per assigned GPU.
 """
 
@@ -48,6 +50,7 @@ class Workload:
     available: int             # status.availableReplicas, as the deployment controller counts
     sla_seconds: float
     pods: tuple[Pod, ...] = ()
+    rolled_out: bool = True    # the Deployment's first rollout finished (it has been up)
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class Simulation:
     latency: dict[tuple[str, str, str], Histogram] = field(default_factory=dict)
     usage: dict[tuple[str, str, str], PodUsage] = field(default_factory=dict)
     utilisation: dict[tuple[str, str], float] = field(default_factory=dict)
+    launched: set[tuple[str, str]] = field(default_factory=set)
 
     def tick(self, workloads: list[Workload], effects: dict[tuple[str, str], Effects],
              dt: float) -> None:
@@ -94,8 +98,10 @@ class Simulation:
             key = (w.tenant, w.namespace, w.service)
             rps = RPS_PER_SESSION * w.sessions
             ready = [p for p in w.pods if p.ready]
+            if ready or w.rolled_out:
+                self.launched.add((w.tenant, w.service))
             capacity = RPS_PER_SESSION * w.sessions / max(w.replicas, 1) * HEADROOM
-            total = rps * dt
+            total = rps * dt if (w.tenant, w.service) in self.launched else 0.0
             if not ready:
                 self._count(key, "503", total)
                 u = 0.0
