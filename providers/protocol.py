@@ -19,16 +19,21 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 from ecpctl.kernel import Address, Diagnostic, Resource, ResourceState
+from ecpctl.kernel.ownership import Owner
 from ecpctl.kernel.resource import Identified
 
 
 @dataclass(frozen=True)
 class LiveObject(Identified):
-    """A provider's read-back of one object: `observed` in the same shape it records at apply."""
+    """A provider's read-back of one object: `observed` in the same shape it records at apply.
+
+    `owner`: the owner mark the object carries (None: none, or a type `Provider.marks` says is
+    never marked)."""
 
     addr: Address
     observed: Mapping[str, Any]
     private: Mapping[str, Any] = field(default_factory=dict)
+    owner: Owner | None = None
 
 
 # --- configure -------------------------------------------------------------------------------
@@ -153,6 +158,22 @@ class Provider(abc.ABC):
     """
 
     name: ClassVar[str]
+    owner: Owner | None = None      # the state whose mark apply writes (set_owner)
+
+    @classmethod
+    def marks(cls, rtype: str) -> bool:
+        """True when objects of `rtype` carry an owner mark that `read` reports. Static."""
+        return False
+
+    def set_owner(self, owner: Owner) -> None:
+        """The workspace and lineage that apply writes on every object from now on."""
+        self.owner = owner
+
+    def target(self) -> Mapping[str, Any]:
+        """Where this provider points, resolved: what a saved plan is bound to (server URL,
+        cluster or database system identity, ...). `identity` is the key that must match for a
+        saved plan to be applied; the rest is for display. Empty: nothing to bind."""
+        return {}
 
     @classmethod
     def requires_replace(cls, rtype: str) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ import threading
 from typing import Any, Mapping
 
 from ecpctl.kernel import Diagnostic, ProviderNotConfigured, has_errors
+from ecpctl.kernel.ownership import Owner
 from providers.protocol import ConfigureRequest, Provider
 
 PROVIDER_NAMES = ("kubernetes", "postgres", "grafana", "alertmanager", "prometheus")
@@ -62,6 +63,19 @@ class ProviderSet:
         self._instances: dict[str, Provider] = {}
         self._lock = threading.Lock()
         self.warnings: list[Diagnostic] = []
+        self.owner: Owner | None = None
+
+    def set_owner(self, owner: Owner) -> None:
+        """The owner mark every provider writes, now and when configured later."""
+        with self._lock:
+            self.owner = owner
+            for inst in self._instances.values():
+                inst.set_owner(owner)
+
+    def configured(self) -> dict[str, Provider]:
+        """The providers configured so far, by name."""
+        with self._lock:
+            return dict(self._instances)
 
     def get(self, name: str) -> Provider:
         with self._lock:
@@ -79,6 +93,8 @@ class ProviderSet:
             if has_errors(resp.diagnostics):
                 raise ProviderNotConfigured(f"provider {name}: " + errors[0].one_line())
             self.warnings.extend(resp.diagnostics)
+            if self.owner is not None:
+                inst.set_owner(self.owner)
             self._instances[name] = inst
             return inst
 

@@ -22,7 +22,8 @@ from ecpctl.kernel.durations import parse_seconds
 from ecpctl.kernel import (Conflict, Diagnostic, Invalid, NotFound, ProviderError,
                            ProviderNotConfigured)
 from ecpctl.kernel import Resource, get_path
-from providers.kubernetes import capacity, kinds, owned, ready, ssa
+from providers.kubernetes import capacity, kinds, marks, owned, ready, ssa
+from providers.kubernetes.identity import cluster_target
 from providers.kubernetes.client import (KubeClient, KubeError, NotConfigured, resolve_connection,
                                          to_provider_error)
 from providers.kubernetes.discovery import Discovery
@@ -105,6 +106,13 @@ class KubernetesProvider(Provider):
     @classmethod
     def requires_replace(cls, rtype: str) -> tuple[str, ...]:
         return kinds.requires_replace(rtype)
+
+    @classmethod
+    def marks(cls, rtype: str) -> bool:
+        return True
+
+    def target(self) -> Mapping[str, Any]:
+        return cluster_target(self.client)
 
     def configure(self, req: ConfigureRequest) -> ConfigureResponse:
         s, o = dict(req.settings or {}), dict(req.options or {})
@@ -304,22 +312,32 @@ class KubernetesProvider(Provider):
                     continue
                 live[t.address] = LiveObject(addr=ids[t.address],
                                              observed=owned.observed(obj, self.manager),
-                                             private={"object": obj})
+                                             private={"object": obj}, owner=marks.owner_of(obj))
         # In state but not found by label (imported, or its label removed out of band): one GET
         # each for those alone; a no-op plan has none.
+        # Also, to be created but not found by label: an object of that name may be there unmarked
+        # (made by hand, or by another tool), which the ownership check must see; only in a
+        # namespace that exists, so a new tenant's plan sends none.
+        with self._lock:
+            known_ns = self._namespaces
         missing = [(info, t) for info, targets in by_kind.items() for t in targets
-                   if t.address not in live and t.address in prior_addresses]
+                   if t.address not in live and (
+                       t.address in prior_addresses
+                       or (t.address in desired_attrs and info.kind != "Namespace"
+                           and (not info.namespaced or known_ns is None
+                                or t.namespace in known_ns)))]
         if missing:
             with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
                 for (info, t), obj in zip(missing, pool.map(
                         lambda it: self._get(it[0], it[1].name, it[1].namespace), missing)):
                     if obj is not None:
                         live[t.address] = LiveObject(ids[t.address], owned.observed(obj, self.manager),
-                                                     {"object": obj})
+                                                     {"object": obj}, marks.owner_of(obj))
         for address, lv in list(live.items()):
             d = desired_attrs.get(address)
             if d is not None and d.type == DEPLOYMENT:
-                live[address] = LiveObject(lv.addr, self._replicas_view(d, lv.observed), lv.private)
+                live[address] = LiveObject(lv.addr, self._replicas_view(d, lv.observed), lv.private,
+                                           lv.owner)
         return ReadResponse(live=live, requests=self.client.counts())
 
     def _replicas_view(self, d: Resource, view: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -361,8 +379,8 @@ class KubernetesProvider(Provider):
         """What to send: the desired manifest, without `spec.replicas` for an existing HPA target."""
         hpa = self.hpa_managed(d)
         if hpa and exists:
-            return owned.drop_path(d.attributes, REPLICAS), True
-        return dict(d.attributes), hpa
+            return marks.stamp(owned.drop_path(d.attributes, REPLICAS), self.owner), True
+        return marks.stamp(d.attributes, self.owner), hpa
 
     def _split_conflicts(self, conflicts: list[ssa.Conflict], prior: ResourceState | None,
                          owned_now: Mapping[str, Any], *, reclaim_replicas: bool = False,
@@ -483,10 +501,10 @@ class KubernetesProvider(Provider):
         if req.replace:
             ready.wait_gone(self.client, info, name, ns, timeout=self.timeout, progress=progress)
 
-        manifest: Mapping[str, Any] = d.attributes
+        manifest: Mapping[str, Any] = marks.stamp(d.attributes, self.owner)
         hand_over_after: int | None = None
         if self.hpa_managed(d):
-            manifest = owned.drop_path(d.attributes, REPLICAS)
+            manifest = owned.drop_path(manifest, REPLICAS)
             prior_owned = req.prior is not None and get_path(req.prior.observed, "spec.replicas") is not None
             if req.prior is None or prior_owned:
                 live = self._get(info, name, ns, d)

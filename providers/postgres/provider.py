@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Iterator, Mapping
 import psycopg
 
 from ecpctl.kernel import Diagnostic, Invalid, ProviderError, ProviderNotConfigured
-from providers.postgres import catalog, names, objects
+from providers.postgres import catalog, marks, names, objects
 from providers.postgres import privileges as privs
 from providers.postgres.connection import Pool, Scrubber, Settings, load_dsn, parse_dsn, translate
 from providers.postgres.observe import Reader, Wanted
@@ -26,6 +26,7 @@ class PostgresProvider(Provider):
     def __init__(self) -> None:
         self._settings: Settings | None = None
         self._pool: Pool | None = None
+        self._params: dict[str, Any] = {}
         self._ops: Ops | None = None
         self._reader: Reader | None = None
         self._version = 150000
@@ -34,6 +35,16 @@ class PostgresProvider(Provider):
     @classmethod
     def requires_replace(cls, rtype: str) -> tuple[str, ...]:
         return objects.REQUIRES_REPLACE.get(rtype, ())
+
+    @classmethod
+    def marks(cls, rtype: str) -> bool:
+        return rtype in marks.MARKED
+
+    def target(self) -> Mapping[str, Any]:
+        if self._pool is None:
+            raise ProviderNotConfigured("provider postgres is not configured")
+        pool, params = self._pool, self._params
+        return pool.run(pool.admin_db, lambda conn: marks.server_target(conn, params))
 
     @classmethod
     def rotates_in_place(cls, rtype: str) -> bool:
@@ -75,6 +86,7 @@ class PostgresProvider(Provider):
                 "CREATEDB; creating tenant roles and databases will be refused"))
         self._settings = settings
         self._pool = pool
+        self._params = params
         self._version = info["version"]
         self._ops = Ops(pool=pool, scrub=self.scrub, admin=admin,
                         admin_is_superuser=bool(admin_row["superuser"]),
@@ -121,9 +133,39 @@ class PostgresProvider(Provider):
                 raise ProviderError(f"read: the recorded attributes have no {exc.args[0]!r}",
                                     address=addr) from None
         observed, diags, queries = reader.observe(wanted.values())
+        found = self._owners(wanted[a] for a in observed)
         ids = req.addresses()
-        return ReadResponse(live={a: LiveObject(addr=ids[a], observed=o) for a, o in observed.items()},
-                            diagnostics=tuple(diags), requests=queries)
+        return ReadResponse(
+            live={a: LiveObject(addr=ids[a], observed=o,
+                                owner=found.get((wanted[a].type, wanted[a].shape.get("name"))))
+                  for a, o in observed.items()},
+            diagnostics=tuple(diags), requests=queries)
+
+    def _owners(self, present) -> dict:
+        """(type, name) -> owner mark of the roles and databases among `present`: one query."""
+        by_type: dict[str, set[str]] = {t: set() for t in marks.MARKED}
+        for w in present:
+            if w.type in by_type and w.shape.get("name"):
+                by_type[w.type].add(w.shape["name"])
+        if not any(by_type.values()):
+            return {}
+        assert self._pool is not None
+        pool = self._pool
+        try:
+            return pool.run(pool.admin_db, lambda c: marks.owners(c, by_type["role"],
+                                                                  by_type["database"]))
+        except psycopg.Error as exc:
+            raise translate(exc, op="read owner marks", scrub=self.scrub) from None
+
+    def _mark(self, d) -> None:
+        if self.owner is None or d.type not in marks.MARKED:
+            return
+        pool, stmt = self._pool, marks.comment(d.type, d.attributes["name"], self.owner)
+        assert pool is not None
+        try:
+            pool.run(pool.admin_db, lambda c: c.execute(stmt))
+        except psycopg.Error as exc:
+            raise translate(exc, op=f"COMMENT ON {d.type.upper()}", scrub=self.scrub) from None
 
     def plan(self, req: PlanRequest) -> PlanResponse:
         d = req.desired
@@ -165,6 +207,7 @@ class PostgresProvider(Provider):
             ops.set_grant(shape, shape["privileges"])
         elif d.type == "extension":
             ops.apply_extension(attrs)
+        self._mark(d)
         observed, _, _ = reader.observe([Wanted(d.address, d.type, self._shape(d.type, attrs))])
         if d.address not in observed:
             raise ProviderError(f"apply: the {d.type} is not in the catalog after it was applied",
@@ -220,7 +263,7 @@ class PostgresProvider(Provider):
         depends = tuple(req.desired.depends_on) if req.desired is not None else ()
         return ImportResponse(state=ResourceState(
             addr=req.addr, attributes=attrs, observed=obs, sensitive=sensitive,
-            depends_on=depends))
+            depends_on=depends, private={"adopted": True}))
 
 
 @contextmanager
