@@ -28,7 +28,8 @@ from providers.kubernetes.client import (KubeClient, KubeError, NotConfigured, r
                                          to_provider_error)
 from providers.kubernetes.discovery import Discovery
 from providers.kubernetes.kinds import KindInfo, split_type
-from providers.kubernetes.read import Target, hpa_targets, index, list_objects, read_kinds
+from providers.kubernetes.read import (Target, hpa_targets, index, list_objects, read_kinds,
+                                       tenant_of)
 from providers.protocol import (ApplyRequest, ApplyResponse, ConfigureRequest, ConfigureResponse,
                                 DeleteRequest, DeleteResponse, ImportRequest, ImportResponse,
                                 LiveObject, PlanRequest, PlanResponse, Provider, ReadRequest,
@@ -291,7 +292,8 @@ class KubernetesProvider(Provider):
             if not name:
                 continue
             api_version, kind = split_type(rtype)
-            by_kind.setdefault(info, []).append(Target(address, api_version, kind, name, ns))
+            by_kind.setdefault(info, []).append(Target(address, api_version, kind, name, ns,
+                                                       tenant_of(attrs)))
         ids = req.addresses()
         live: dict[str, LiveObject] = {}
         try:
@@ -308,8 +310,8 @@ class KubernetesProvider(Provider):
             idx = index(objs)
             for t in by_kind.get(info, ()):
                 obj = idx.get((t.namespace if info.namespaced else None, t.name))
-                if obj is None:
-                    continue
+                if obj is None or _terminating(obj):
+                    continue        # being deleted (a delete was cut short): it is going, not live
                 live[t.address] = LiveObject(addr=ids[t.address],
                                              observed=owned.observed(obj, self.manager),
                                              private={"object": obj}, owner=marks.owner_of(obj))
@@ -330,7 +332,7 @@ class KubernetesProvider(Provider):
             with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
                 for (info, t), obj in zip(missing, pool.map(
                         lambda it: self._get(it[0], it[1].name, it[1].namespace), missing)):
-                    if obj is not None:
+                    if obj is not None and not _terminating(obj):
                         live[t.address] = LiveObject(ids[t.address], owned.observed(obj, self.manager),
                                                      {"object": obj}, marks.owner_of(obj))
         for address, lv in list(live.items()):
@@ -513,6 +515,11 @@ class KubernetesProvider(Provider):
                 elif owned.has_path(owned.manager_fields(live, self.manager), *REPLICAS):
                     self._handover(info, d, int(get_path(live, "spec.replicas") or 1))
         result = self._apply(d, info, manifest, req.prior)
+        if _terminating(result):
+            # an earlier delete (cut short by a crash) is still finishing: the object is going, so
+            # wait until it is gone and create it anew
+            ready.wait_gone(self.client, info, name, ns, timeout=self.timeout, progress=progress)
+            result = self._apply(d, info, manifest, None)
         if hand_over_after is not None:
             result = self._handover(info, d, hand_over_after)
         if info.kind == "CustomResourceDefinition":
@@ -647,3 +654,7 @@ def _missing_kind(api_version: str, kind: str, discovery: Discovery) -> str:
         return (f"the cluster's CRD {crd} does not serve version {version} (it serves "
                 f"{', '.join(sorted(other))}; {hint})")
     return f"the cluster has no CRD {crd} ({hint})"
+
+
+def _terminating(obj: Mapping[str, Any]) -> bool:
+    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))

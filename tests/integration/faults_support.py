@@ -11,8 +11,8 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import pytest
 from click.testing import CliRunner, Result
@@ -45,8 +45,9 @@ class Fleet:
     """A spec dir of light tenants (tests/bench/generate.py) and a private SQLite state."""
 
     def __init__(self, root: Path, cp: ControlPlane, dsn: str, tenants: Sequence[str],
-                 kubeconfig: Path | None = None):
+                 kubeconfig: Path | None = None, state_url: str | None = None):
         self.root = root
+        self.state_url = state_url
         self.cp = cp
         self.dsn = dsn
         self.kubeconfig = kubeconfig or cp.kubeconfig
@@ -57,15 +58,18 @@ class Fleet:
             write_light_tenant(self.spec, t)
 
     def env(self) -> dict[str, str]:
-        return {"KUBECONFIG": str(self.kubeconfig), "ECPCTL_POSTGRES_DSN": self.dsn,
-                "NO_COLOR": "1", "COLUMNS": "250"}
+        env = {"KUBECONFIG": str(self.kubeconfig), "ECPCTL_POSTGRES_DSN": self.dsn,
+               "NO_COLOR": "1", "COLUMNS": "250"}
+        if self.state_url:
+            env["ECPCTL_STATE_URL"] = self.state_url
+        return env
 
     # --- in-process ---------------------------------------------------------------------------
 
     def __call__(self, *args: str) -> Result:
         from ecpctl.cli.main import cli
-        env = {**self.env(), "ECPCTL_PROVIDER_OVERRIDES": None, "ECPCTL_STATE_URL": None,
-               "ECPCTL_WORKSPACE": None, "ECPCTL_STATE_KEY": None}
+        env = {"ECPCTL_PROVIDER_OVERRIDES": None, "ECPCTL_STATE_URL": None,
+               "ECPCTL_WORKSPACE": None, "ECPCTL_STATE_KEY": None, **self.env()}
         return CliRunner().invoke(cli, ["--data-dir", str(self.data_dir), *args], env=env,
                                   catch_exceptions=False)
 
@@ -90,13 +94,19 @@ class Fleet:
         r = self.ok("state", "list", "--json")
         return {x["address"] for x in json.loads(r.stdout)["resources"]}
 
+    def state_attributes(self) -> dict[str, dict]:
+        """address -> recorded attributes, from `state pull` (for counting what a kill left
+        unrecorded; never used to judge recovery)."""
+        doc = json.loads(self.ok("state", "pull").stdout)
+        return {r["address"]: r["attributes"] for r in doc["resources"]}
+
     def graph_edges(self) -> list[tuple[str, str]]:
         dot = self.ok("graph", str(self.spec)).stdout
         return re.findall(r'"([^"]+)"\s*->\s*"([^"]+)"', dot)
 
     # --- as a process -------------------------------------------------------------------------
 
-    def spawn(self, *args: str, env: dict | None = None) -> "Proc":
+    def spawn(self, *args: str, env: dict | None = None) -> Proc:
         popen = subprocess.Popen(
             [sys.executable, "-m", "ecpctl", "--data-dir", str(self.data_dir), *args],
             cwd=ROOT, env={**os.environ, **self.env(), "PYTHONUNBUFFERED": "1", **(env or {})},
@@ -144,6 +154,22 @@ class Proc:
                 raise AssertionError(f"ecpctl exited before {n} lines matched {pattern.pattern!r}:\n"
                                      + "".join(self.lines)[-4000:])
 
+    def run_for(self, seconds: float) -> bool:
+        """Read output for `seconds`; False when the process ended before."""
+        deadline = time.monotonic() + seconds
+        fd = self.popen.stdout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            ready, _, _ = select.select([fd], [], [], min(left, 0.2))
+            if ready:
+                line = fd.readline()
+                if not line:
+                    self.popen.wait(timeout=10)
+                    return False
+                self.lines.append(line)
+
     def finish(self, timeout: float = 300) -> int:
         deadline = time.monotonic() + timeout
         while self._readline(deadline) is not None:
@@ -181,8 +207,8 @@ def fleet_factory(tmp_path: Path) -> Iterator:
     made: list[Fleet] = []
 
     def make(cp: ControlPlane, dsn: str, tenants: Sequence[str], name: str = "fleet",
-             kubeconfig: Path | None = None) -> Fleet:
-        f = Fleet(tmp_path / name, cp, dsn, tenants, kubeconfig)
+             kubeconfig: Path | None = None, state_url: str | None = None) -> Fleet:
+        f = Fleet(tmp_path / name, cp, dsn, tenants, kubeconfig, state_url)
         made.append(f)
         return f
 
@@ -191,6 +217,59 @@ def fleet_factory(tmp_path: Path) -> Iterator:
     finally:
         for f in made:
             f.cleanup()
+
+
+def apply_after_kill(fleet: Fleet, pid: int | None, *args: str) -> Result:
+    """The next command after a kill, run the way a user does: when it stops at the lock the killed
+    `ecpctl` left, it names the dead holder; `force-unlock` clears it and the command runs again."""
+    r = fleet(*args)
+    if r.exit_code == 1 and "appears dead" in r.output:
+        if pid is not None:
+            assert f"(pid {pid})" in r.output, r.output
+        lock_id = re.search(r"force-unlock (\S+)`", r.output).group(1)
+        fleet.ok("force-unlock", lock_id, "--yes")
+        r = fleet(*args)
+    assert r.exit_code == 0, f"ecpctl {' '.join(args)} exited {r.exit_code}:\n{r.output[-4000:]}"
+    left = held_lock(fleet)
+    if left is not None and "No changes." in r.output:
+        # A command with nothing to do takes no lock, so it never met the dead holder's: the lock
+        # would stop the next command that has work. Clear it now, as that user would.
+        assert pid is None or left[1] == pid, (left, pid)
+        fleet.ok("force-unlock", left[0], "--yes")
+    return r
+
+
+def held_lock(fleet: Fleet) -> tuple[str, int] | None:
+    """(lock id, pid) of the workspace lock, read from the state database itself."""
+    query = "SELECT id, pid FROM locks WHERE workspace = 'default'"
+    if fleet.state_url:
+        import psycopg
+        with psycopg.connect(fleet.state_url, connect_timeout=10) as conn:
+            row = conn.execute(query).fetchone()
+    else:
+        import sqlite3
+        path = fleet.data_dir / "state.db"
+        if not path.exists():
+            return None
+        conn = sqlite3.connect(path, timeout=30)
+        try:
+            row = conn.execute(query).fetchone()
+        except sqlite3.OperationalError:       # no locks table yet: nothing was ever locked
+            row = None
+        finally:
+            conn.close()
+    return (str(row[0]), int(row[1])) if row else None
+
+
+def sigkill_postgres(server) -> None:
+    """SIGKILL to the whole server (postmaster and every backend at once): a crash, not a shutdown;
+    the next start runs crash recovery from the WAL."""
+    import signal
+    proc = server._proc
+    assert proc is not None and proc.poll() is None
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    server._proc = None
 
 
 def operator_kubeconfig(cp: ControlPlane, path: Path, name: str = "operator") -> tuple[Path, str]:

@@ -1,0 +1,204 @@
+"""The kill matrix: ecpctl killed with SIGKILL at seeded random moments of every kind of apply, and
+the servers under it killed mid-apply, on the real control plane and the real Postgres; after the
+next command the live systems are judged by an independent checker (tests/integration/live_check.py:
+kubectl and the Postgres catalogs, never ecpctl's plan or state), then the plan must say "No
+changes.".
+
+Paths: create, in-place update of many objects, replace (with a kill between a delete and its
+create), delete of tenants removed from the spec, destroy, a `-replace` password rotation, the
+tenants' Postgres killed with SIGKILL, and the state database on Postgres killed with SIGKILL.
+Each path gets KILLS kills (at least 10), alternating readiness waiting (the default) and
+`--no-wait`; its first seed holds the state writes so that the kill lands after an object was
+made live and before it was recorded, and the next plan must take it over. The figures (kills per
+path, how many hit that window) are printed at the end of the module.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.bench.generate import write_light_tenant
+from tests.integration.faults_matrix import (
+    Path_,
+    kill_cycle,
+    next_kill,
+    report_lines,
+    tally,
+    watch_deleted,
+)
+from tests.integration.faults_support import fault_control_plane, fleet_factory, sigkill_postgres  # noqa: F401
+from tests.integration.live_check import LiveCheck
+
+pytestmark = [pytest.mark.integration, pytest.mark.kube, pytest.mark.postgres]
+
+SEED = 20250310
+KILLS = int(os.environ.get("ECPCTL_FAULT_KILLS", "10"))   # fewer only when debugging
+
+
+@pytest.fixture(scope="module")
+def cp() -> Iterator:
+    with fault_control_plane() as plane:
+        yield plane
+
+
+def _private_postgres():
+    from tests.testenv.postgres import PostgresServer, PostgresUnavailable, find_bindir
+    try:
+        bindir = find_bindir()
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    return PostgresServer(bindir=bindir)
+
+
+@pytest.fixture(scope="module")
+def tenant_pg() -> Iterator:
+    """The tenants' Postgres, of this module alone: one path kills it."""
+    with _private_postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="module", autouse=True)
+def figures(request) -> Iterator[None]:
+    yield
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    for line in report_lines():
+        if reporter is not None:
+            reporter.write_line(line)
+        else:
+            print(line)
+
+
+def make_path(name: str, cp, pg, fleet_factory, tenants: list[str], span: float,
+              state_url: str | None = None) -> Path_:
+    fleet = fleet_factory(cp, pg.admin_dsn, tenants, name=name, state_url=state_url)
+    checker = LiveCheck.for_control_plane(cp, pg.admin_dsn, env={"ECPCTL_POSTGRES_DSN": pg.admin_dsn})
+    return Path_(name, fleet, checker, set(tenants), random.Random(f"{SEED}-{name}"), span)
+
+
+def apply_cmd(p: Path_, *extra: str) -> list[str]:
+    return ["apply", str(p.fleet.spec), "--auto-approve", *extra]
+
+
+def killed(p: Path_) -> int:
+    return tally(p.name).kills
+
+
+# --- create, delete, destroy ---------------------------------------------------------------------
+
+def test_kills_during_create_delete_and_destroy(cp, tenant_pg, fleet_factory):
+    """One tenant at a time: created (killed), then removed from the spec (killed) or destroyed
+    (killed), in turn, until each path has KILLS kills. Once creates have theirs, a plain apply
+    makes the tenant that the next delete or destroy starts from."""
+    create = make_path("create", cp, tenant_pg, fleet_factory, [], span=2.5)
+    delete = Path_("delete", create.fleet, create.checker, create.universe,
+                   random.Random(f"{SEED}-delete"), span=2.5)
+    destroy = Path_("destroy", create.fleet, create.checker, create.universe,
+                    random.Random(f"{SEED}-destroy"), span=2.5)
+    fleet = create.fleet
+    i = 0
+    while min(killed(create), killed(delete), killed(destroy)) < KILLS:
+        assert i < KILLS * 4, "too many commands ended before their kill time"
+        name = f"c{i:02d}"
+        create.universe.add(name)
+        write_light_tenant(fleet.spec, name)
+        if killed(create) < KILLS:
+            kill_cycle(create, apply_cmd(create), **next_kill(create))
+        else:
+            fleet.ok(*apply_cmd(create), "--no-wait")
+        if killed(delete) <= killed(destroy) and killed(delete) < KILLS:
+            (fleet.spec / f"{name}.yaml").unlink()
+            kill_cycle(delete, apply_cmd(delete), **next_kill(delete))
+        else:
+            kill_cycle(destroy, ["destroy", str(fleet.spec), "--auto-approve"], destroy=True,
+                       **next_kill(destroy))
+            (fleet.spec / f"{name}.yaml").unlink()
+        i += 1
+
+
+# --- update, replace, rotation -------------------------------------------------------------------
+
+TENANTS = ["u0", "u1"]
+
+
+def _reshape(p: Path_, i: int) -> None:
+    """Every tenant's sessions, display name and SLO change: Deployments, quotas, PDBs, rules,
+    ConfigMaps and the Namespace are updated in place."""
+    for t in TENANTS:
+        write_light_tenant(p.fleet.spec, t, chatbot=10 if i % 2 else 30)
+        f = p.fleet.spec / f"{t}.yaml"
+        text = f.read_text().replace(f"Bench {t}", f"Bench {t} v{i}")
+        f.write_text(text.replace('"99.5%"', '"99.9%"') if i % 2 == 0 else text)
+
+
+def test_kills_during_update_replace_and_rotation(cp, tenant_pg, fleet_factory):
+    update = make_path("update", cp, tenant_pg, fleet_factory, TENANTS, span=3.0)
+    update.fleet.ok(*apply_cmd(update))
+    replace = Path_("replace", update.fleet, update.checker, update.universe,
+                    random.Random(f"{SEED}-replace"), span=3.0)
+    rotate = Path_("rotate-password", update.fleet, update.checker, update.universe,
+                   random.Random(f"{SEED}-rotate"), span=1.5)
+    i = 0
+    while killed(update) < KILLS:
+        _reshape(update, i)
+        kill_cycle(update, apply_cmd(update), **next_kill(update))
+        i += 1
+    replaced = [f"tenant.{t}.kubernetes.{a}" for t in TENANTS for a in (
+        "apps/v1.Deployment.chatbot", "v1.Service.chatbot", "v1.ConfigMap.ecp-ai-config",
+        "monitoring.coreos.com/v1.ServiceMonitor.ecp-ai-services")]
+    flags = [x for a in replaced for x in ("-replace", a)]
+    def between_delete_and_create() -> None:
+        gone = cp.kubectl("get", "deployment", "chatbot", "-n", "ecp-ai-u0", check=False)
+        assert gone.returncode != 0 and "NotFound" in gone.stderr, \
+            "the kill did not land between the delete and the create:\n" + gone.stdout
+
+    while killed(replace) < KILLS:
+        # the second kill comes the moment the API server reports a replaced object deleted
+        second = killed(replace) == 1
+        trigger = watch_deleted(
+            cp, "/apis/apps/v1/namespaces/ecp-ai-u0/deployments/chatbot") if second else None
+        kill_cycle(replace, apply_cmd(replace, *flags), trigger=trigger, recover=apply_cmd(replace),
+                   after_kill=between_delete_and_create if second else None, **next_kill(replace))
+    roles = [x for t in TENANTS for x in ("-replace", f"tenant.{t}.postgres.role.{t}_app")]
+    while killed(rotate) < KILLS:
+        # recovered by running the interrupted rotation again, as its operator would
+        kill_cycle(rotate, apply_cmd(rotate, *roles), **next_kill(rotate))
+
+
+# --- servers killed under a running apply --------------------------------------------------------
+
+def _restart_after_crash(server, rng: random.Random):
+    def victim() -> None:
+        sigkill_postgres(server)
+        time.sleep(rng.uniform(0.2, 1.5))
+        server.start()                   # crash recovery from the WAL, same port
+    return victim
+
+
+def test_tenant_postgres_killed_mid_apply(cp, fleet_factory):
+    with _private_postgres() as pg:
+        p = make_path("postgres-sigkill", cp, pg, fleet_factory, [], span=2.0)
+        i = 0
+        while killed(p) < KILLS:
+            name = f"p{i:02d}"
+            p.universe.add(name)
+            write_light_tenant(p.fleet.spec, name)
+            kill_cycle(p, apply_cmd(p), victim=_restart_after_crash(pg, p.rng), **next_kill(p))
+            i += 1
+
+
+def test_state_postgres_killed_mid_apply(cp, tenant_pg, fleet_factory):
+    with _private_postgres() as state_pg:
+        url = state_pg.create_database("ecpctl_state")
+        p = make_path("state-db-sigkill", cp, tenant_pg, fleet_factory, [], span=2.0, state_url=url)
+        i = 0
+        while killed(p) < KILLS:
+            name = f"s{i:02d}"
+            p.universe.add(name)
+            write_light_tenant(p.fleet.spec, name)
+            kill_cycle(p, apply_cmd(p), victim=_restart_after_crash(state_pg, p.rng), **next_kill(p))
+            i += 1
