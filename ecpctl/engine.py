@@ -19,6 +19,7 @@ from ecpctl.plan import Plan
 from ecpctl.planner import PlanOptions, PriorState, make_plan
 from ecpctl.kernel import Resource
 from ecpctl.sizing import TenantSizing, size_tenant
+from ecpctl.workspaces import for_workspace
 from ecpctl.kernel import ResourceState
 from providers.registry import PROVIDER_NAMES, ProviderSet
 
@@ -54,14 +55,17 @@ def fewer_collections() -> Iterator[None]:
 
 
 def desired_state(path: str | Path, prior: Mapping[str, ResourceState] | None = None, *,
-                  replace: tuple[str, ...] = ()) -> Desired:
+                  replace: tuple[str, ...] = (), workspace: str | None = None) -> Desired:
+    """`workspace`: the Project's settings of that workspace apply (ecpctl/workspaces.py)."""
     with fewer_collections():
-        return _desired_state(path, prior, replace=replace)
+        return _desired_state(path, prior, replace=replace, workspace=workspace)
 
 
 def _desired_state(path: str | Path, prior: Mapping[str, ResourceState] | None, *,
-                   replace: tuple[str, ...]) -> Desired:
+                   replace: tuple[str, ...], workspace: str | None) -> Desired:
     config = load_config(path)
+    if workspace is not None:
+        config = for_workspace(config, workspace)
     sizings = size_all(config)
     secrets = SecretSource(prior={a: s.attributes for a, s in (prior or {}).items()},
                            regenerate=frozenset(replace))

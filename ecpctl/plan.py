@@ -42,6 +42,7 @@ class ActionReason(str, enum.Enum):
     UPDATE_DRIFT = "update_drift"
     UPDATE_CONFIG_CHANGED_AND_DRIFT = "update_config_changed_and_drift"
     UPDATE_ROTATE_BY_REQUEST = "update_rotate_by_request"
+    UPDATE_OWNER_MARK = "update_owner_mark"
     REPLACE_BY_REQUEST = "replace_by_request"
     REPLACE_BECAUSE_CANNOT_UPDATE = "replace_because_cannot_update"
     DELETE_BECAUSE_NO_RESOURCE_CONFIG = "delete_because_no_resource_config"
@@ -61,6 +62,7 @@ _REASON_TEXT = {
     ActionReason.UPDATE_DRIFT: "changed outside ecpctl",
     ActionReason.UPDATE_CONFIG_CHANGED_AND_DRIFT: "configuration changed, and changed outside ecpctl",
     ActionReason.UPDATE_ROTATE_BY_REQUEST: "-replace requested: generated secrets are rotated in place",
+    ActionReason.UPDATE_OWNER_MARK: "in state but without this state's owner mark; apply writes it",
     ActionReason.REPLACE_BY_REQUEST: "replacement requested with -replace",
     ActionReason.REPLACE_BECAUSE_CANNOT_UPDATE: "a changed attribute forces replacement",
     ActionReason.DELETE_BECAUSE_NO_RESOURCE_CONFIG: "no longer in configuration",

@@ -16,6 +16,7 @@ from ecpctl.kernel.paths import changed_paths
 from ecpctl.plan import Action, ActionReason, Plan, ResourceChange
 from ecpctl.kernel import Resource, matches
 from ecpctl.kernel.retry import DEFAULT as RETRY
+from ecpctl import ownership
 from providers.protocol import (LiveObject, PlanRequest, ReadRequest, ResourceState,
                                 ValidateRequest)
 from providers.registry import ProviderSet, provider_class
@@ -30,6 +31,7 @@ class PlanOptions:
     replace: tuple[str, ...] = ()
     parallelism: int = 10
     strict: bool = False
+    adopt: bool = False             # take over objects another state (or nobody) owns, shown so
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,11 @@ def _rotates_in_place(provider: str, rtype: str) -> bool:
     return cls is not None and cls.rotates_in_place(rtype)
 
 
+def _marked(provider: str, rtype: str) -> bool:
+    cls = provider_class(provider)
+    return cls is not None and cls.marks(rtype)
+
+
 def _forced(paths: Iterable[str], replace_paths: Sequence[str]) -> tuple[str, ...]:
     out = []
     for p in paths:
@@ -132,6 +139,7 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
         diags.extend(read_diags)
 
     refreshed = opts.refresh and providers is not None
+    owner = getattr(providers, "owner", None) if refreshed else None
     changes: dict[str, ResourceChange] = {}
     to_plan: list[Resource] = []
 
@@ -158,7 +166,8 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
         forced = addr in opts.replace
         config_changed = dict(d.attributes) != dict(p.attributes)
         drifted = refreshed and lv is not None and dict(lv.observed) != dict(p.observed)
-        if not (config_changed or drifted or forced):
+        if not (config_changed or drifted or forced
+                or ownership.needs_mark(owner, p, lv, _marked(d.provider, d.type))):
             changes[addr] = _change(d, Action.NOOP, before=None, after=None, prior=p, desired=d)
             continue
         to_plan.append(d)
@@ -166,7 +175,8 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
     def plan_one(d: Resource) -> tuple[ResourceChange, tuple[Diagnostic, ...]]:
         p = prior.get(d.address)
         lv = live.get(d.address) if refreshed else None
-        return _plan_resource(d, p, lv, providers if refreshed else None, opts)
+        return _plan_resource(d, p, lv, providers if refreshed else None, opts,
+                              mark=ownership.needs_mark(owner, p, lv, _marked(d.provider, d.type)))
 
     if to_plan:
         workers = max(1, min(opts.parallelism, len(to_plan)))
@@ -179,6 +189,9 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
             changes[c.address] = c
             diags.extend(found)
 
+    if owner is not None:
+        changes, refused = ownership.review(changes, live, owner, adopt=opts.adopt, marked=_marked)
+        diags.extend(refused)
     ordered_changes = tuple(changes[a] for a in sorted(changes))
     return Plan(changes=ordered_changes, workspace=workspace, lineage=prior_state.lineage,
                 serial=prior_state.serial, config_digest=config_digest, destroy=opts.destroy,
@@ -197,7 +210,7 @@ def _change(src, action: Action, *, before, after, why: ActionReason | None = No
 
 
 def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
-                   providers: ProviderSet | None, opts: PlanOptions
+                   providers: ProviderSet | None, opts: PlanOptions, *, mark: bool = False
                    ) -> tuple[ResourceChange, tuple[Diagnostic, ...]]:
     diags: tuple[Diagnostic, ...] = ()
     if providers is not None:
@@ -240,6 +253,8 @@ def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
         why = ActionReason.UPDATE_CONFIG_CHANGED_AND_DRIFT
     elif drifted:
         why = ActionReason.UPDATE_DRIFT
+    elif mark and not config_changed:
+        why = ActionReason.UPDATE_OWNER_MARK
     else:
         why = ActionReason.UPDATE_CONFIG_CHANGED
     if forced:
@@ -248,6 +263,9 @@ def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
                         why=ActionReason.REPLACE_BECAUSE_CANNOT_UPDATE,
                         detail=f"{why.text}; {', '.join(forced)} forces replacement",
                         requires_replace=forced)
+    if not diff and not config_changed and mark:
+        return _decided(diags, d, Action.UPDATE, before=before, after=planned, prior=p, desired=d,
+                        why=ActionReason.UPDATE_OWNER_MARK)
     if not diff and not config_changed:
         # the live difference vanishes once normalized by the provider: nothing to do
         return _decided(diags, d, Action.NOOP, before=None, after=None, prior=p, desired=d)

@@ -176,6 +176,13 @@ class StateStore:
 
     # --- writing ---------------------------------------------------------------------------
 
+    def ensure_lineage(self, workspace: str) -> str:
+        """The lineage of `workspace`, given to it now if it has none yet (the default workspace
+        before its first write): what apply marks its objects with (docs/ownership.md)."""
+        _check_name(workspace)
+        with self._db.write(f"give workspace {workspace} a lineage") as conn:
+            return self._head(conn, workspace, create=True)[0]
+
     def put_resource(self, workspace: str, rs: ResourceState, *, lock: LockInfo | None = None) -> None:
         _check_name(workspace)
         rs = self._sealer.seal(rs, workspace)

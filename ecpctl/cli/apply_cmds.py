@@ -21,7 +21,8 @@ from ecpctl.kernel import EcpctlError
 
 # options that shape a plan: a saved plan is applied exactly as saved, so they are refused with it
 _PLAN_SHAPING = (("targets", "--target"), ("excludes", "--exclude"), ("replace", "--replace"),
-                 ("destroy", "--destroy"), ("refresh", "--refresh/--no-refresh"))
+                 ("destroy", "--destroy"), ("refresh", "--refresh/--no-refresh"),
+                 ("adopt", "--adopt"))
 
 
 @dataclass(frozen=True)

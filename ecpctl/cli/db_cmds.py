@@ -23,13 +23,14 @@ class TenantDb:
     settings: dict
 
 
-def _tenant_db(spec_path: Path, tenant: str) -> TenantDb:
+def _tenant_db(spec_path: Path, tenant: str, workspace: str) -> TenantDb:
     from ecpctl.config import load_config
     from ecpctl.engine import provider_settings
     from ecpctl.expand.context import ExpandContext, SecretSource
     from ecpctl.expand.postgres import names
 
-    config = load_config(spec_path)
+    from ecpctl.workspaces import for_workspace
+    config = for_workspace(load_config(spec_path), workspace)
     lt = next((lt for lt in config.tenants if lt.tenant.metadata.name == tenant), None)
     if lt is None:
         known = [t.tenant.metadata.name for t in config.tenants]
@@ -89,7 +90,7 @@ def backup_cmd(ctx: click.Context, tenant: str, out: Path | None, spec_path: Pat
     from providers.postgres import dump
 
     ctx.meta[COMMAND_META] = "db backup"
-    t = _tenant_db(spec_path, tenant)
+    t = _tenant_db(spec_path, tenant, ctx.obj.workspace)
     out = out or Path(f"{tenant}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.dump")
     if out.is_dir():
         raise EcpctlError(f"{out} is a directory; name a file with -o")
@@ -122,7 +123,7 @@ def restore_cmd(ctx: click.Context, tenant: str, file: Path, yes: bool, spec_pat
     from providers.postgres.connection import DatabaseMissing
 
     ctx.meta[COMMAND_META] = "db restore"
-    t = _tenant_db(spec_path, tenant)
+    t = _tenant_db(spec_path, tenant, ctx.obj.workspace)
     dump.check_archive(file)
     conn = _connection(t)
     entries = dump.contents(conn, file)

@@ -64,7 +64,7 @@ def run_import(obj: CliContext, args: ImportArgs) -> None:
     except ValueError as exc:
         raise EcpctlError(str(exc)) from exc
     snap = snapshot(obj, args.spec_path)
-    desired = desired_state(args.spec_path, snap.resources)
+    desired = desired_state(args.spec_path, snap.resources, workspace=obj.workspace)
     obj.use_project_key(desired.config)
     match = next((r for r in desired.resources if r.address == args.address), None)
     if match is None:

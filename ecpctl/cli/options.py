@@ -50,6 +50,9 @@ scope_options = _stack(
                       "and what depends on them."),
     click.option("--refresh/--no-refresh", default=True, show_default=True,
                  help="Read live objects from the providers; --no-refresh compares with state alone."),
+    click.option("--adopt", is_flag=True,
+                 help="Take over objects that exist but another workspace or state owns, or "
+                      "that carry no ecpctl mark (docs/ownership.md); the plan shows each."),
 )
 
 replace_option = click.option(
@@ -105,12 +108,14 @@ class PlanScope:
     replace: tuple[str, ...] = ()
     refresh: bool = True
     destroy: bool = False
+    adopt: bool = False
 
     @classmethod
     def parse(cls, p: Mapping[str, Any], *, destroy: bool = False) -> "PlanScope":
         return cls(targets=tuple(p.get("targets", ())), excludes=tuple(p.get("excludes", ())),
                    replace=tuple(p.get("replace", ())), refresh=bool(p.get("refresh", True)),
-                   destroy=destroy or bool(p.get("destroy", False)))
+                   destroy=destroy or bool(p.get("destroy", False)),
+                   adopt=bool(p.get("adopt", False)))
 
 
 @dataclass(frozen=True)

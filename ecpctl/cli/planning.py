@@ -113,6 +113,7 @@ def make_plan(obj: CliContext, path: Path, scope: PlanScope, pargs: ProviderArgs
     `read_only` (plan): a state that does not exist is read as empty and never created.
     """
     from ecpctl.engine import desired_state, plan_desired, provider_settings
+    from ecpctl.kernel.ownership import Owner
     from ecpctl.planner import PlanOptions, PriorState
     from ecpctl.registry import tenant_record
     from providers.registry import ProviderSet
@@ -121,14 +122,16 @@ def make_plan(obj: CliContext, path: Path, scope: PlanScope, pargs: ProviderArgs
     # validate (or a state that cannot be read) fails before any database exists.
     store = obj.reader()
     snap = snapshot(obj, path, store)
-    desired = desired_state(path, snap.resources, replace=scope.replace)
+    desired = desired_state(path, snap.resources, replace=scope.replace,
+                            workspace=obj.workspace)
     obj.use_project_key(desired.config)   # what apply writes is encrypted from the first run
     if desired.config.project.spec.state.url and not obj.resolved_state_url():
         # the Project names a state backend: reopen there so plan and apply agree
         obj.close()
         obj.state_url = desired.config.project.spec.state.url
         snap = snapshot(obj, path, obj.reader())
-        desired = desired_state(path, snap.resources, replace=scope.replace)
+        desired = desired_state(path, snap.resources, replace=scope.replace,
+                            workspace=obj.workspace)
     store = _open(obj, read_only, lock)
     # The lock is taken once the state has been read, so that a state that cannot be read (a
     # missing key) fails before anything, even a lock record, is written; the refresh below runs
@@ -136,15 +139,17 @@ def make_plan(obj: CliContext, path: Path, scope: PlanScope, pargs: ProviderArgs
     notes = lock.take_for_reading(store)
     if lock.info is not None and store.head(obj.workspace) != (snap.lineage, snap.serial):
         snap = snapshot(obj, path, store)
-        desired = desired_state(path, snap.resources, replace=scope.replace)
+        desired = desired_state(path, snap.resources, replace=scope.replace,
+                            workspace=obj.workspace)
     for addr in scope.replace:
         if addr not in snap.resources:
             raise EcpctlError(f"--replace {addr}: no such resource in state")
     settings = provider_settings(desired.config)
     providers = ProviderSet(settings, pargs.settings())
+    providers.set_owner(Owner(obj.workspace, snap.lineage or ""))
     opts = PlanOptions(refresh=scope.refresh, destroy=scope.destroy, targets=scope.targets,
                        excludes=scope.excludes, replace=scope.replace,
-                       parallelism=pargs.parallelism, strict=pargs.strict)
+                       parallelism=pargs.parallelism, strict=pargs.strict, adopt=scope.adopt)
     prior = PriorState(lineage=snap.lineage, serial=snap.serial, resources=snap.resources)
     try:
         plan = plan_desired(desired, prior, workspace=obj.workspace,
@@ -258,6 +263,7 @@ def execute(obj: CliContext, plan, providers, lock: StateLock, *, parallelism: i
     """Walk `plan` under `lock` (taken here when the caller has not), keep the tenants registry
     in step, and return the ApplyOutcome. A stale saved plan is refused before anything runs."""
     from ecpctl.engine import run_apply, tenant_gone, tenants_touched
+    from ecpctl.kernel.ownership import Owner
     from ecpctl.planfile import check_fresh
     from state import TenantRecord
 
@@ -267,6 +273,8 @@ def execute(obj: CliContext, plan, providers, lock: StateLock, *, parallelism: i
             lock.take(store)
         snap = store.snapshot(obj.workspace, decrypt=False)
         check_fresh(plan, snap.lineage, snap.serial, obj.workspace)
+        # what apply creates carries this state's lineage: a state without one gets it now
+        providers.set_owner(Owner(obj.workspace, store.ensure_lineage(obj.workspace)))
         declared = set(plan.registry)
         ws = obj.workspace
 

@@ -598,8 +598,15 @@ class ClusterPolicy(SpecModel):
 
 
 class WorkspaceSettings(SpecModel):
-    demo: StrictBool = False
+    demo: StrictBool = Field(False, description="A demo workspace: it takes tenants with "
+                                                "`demo: true` and refuses the others.")
+    mixedTenants: StrictBool = Field(False, description="Take demo and production tenants alike "
+                                                        "(no check of `spec.demo`).")
     description: str | None = None
+    providers: ProviderSettings | None = Field(
+        None, description="Provider settings of this workspace, merged field by field over the "
+                          "project-wide spec.providers (a kubeconfig or context, namespacePrefix, "
+                          "the Postgres DSN and name patterns, Grafana and Alertmanager URLs).")
 
 
 class ProjectSpec(SpecModel):
