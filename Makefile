@@ -20,7 +20,8 @@ test: setup
 unit:
 	python3 -m pytest -q tests/unit
 
-# The end-to-end demo: sandbox up, examples applied, status, and a second plan with no changes.
+# The end-to-end demo on `ecpctl sandbox`: the examples applied, traffic and `ecpctl sla`, a second
+# plan with no changes, then a fault (pod_crash), its alerts and the SLA report of the breach.
 demo: setup
 	bash scripts/demo.sh
 

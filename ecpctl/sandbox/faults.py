@@ -25,7 +25,8 @@ SCENARIOS: dict[str, tuple[str, str]] = {
                   "a custom alert on cpu_usage, e.g. `cpu_usage > 80`"),
     "pod_crash": ("the service's pods stop being Ready (kwok sets CrashLoopBackOff); with no Ready "
                   "pod every request is answered 503",
-                  "ServiceDown (critical) after 2m, and ErrorBudgetBurn (page, critical)"),
+                  "ServiceDown (critical) after 2m, and ErrorBudgetBurn (page, critical); in the "
+                  "sandbox (timeCompression 10) within about 30s"),
     "node_down": ("the node running most of the tenant's pods reports NotReady and its pods "
                   "stop being Ready; the node controller taints it and evicts them after 30s, "
                   "and the scheduler places the replacements on other nodes (Pending if nothing "
