@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from ecpctl.kernel import durations
 
@@ -125,7 +126,7 @@ def _tokens(expr: str) -> list[Token]:
                 raise PromQLError(f"bad number or duration syntax: {word.group() if word else ch!r}",
                                   pos + 1)
             raise PromQLError(f"unexpected character {ch!r}", pos + 1)
-        kind = m.lastgroup
+        kind = m.lastgroup or ""
         if kind != "space":
             out.append(Token(kind, m.group(), pos))
         pos = m.end()
@@ -186,11 +187,11 @@ class _Parser:
         self.i = min(self.i + 1, len(self.toks) - 1)
         return t
 
-    def fail(self, message: str, tok: Token | None = None):
+    def fail(self, message: str, tok: Token | None = None) -> NoReturn:
         t = tok or self.tok
         raise PromQLError(message, t.pos + 1)
 
-    def unexpected(self, where: str = ""):
+    def unexpected(self, where: str = "") -> NoReturn:
         t = self.tok
         if t.kind == "eof":
             self.fail("unexpected end of input" + where)

@@ -237,7 +237,7 @@ def _alerting(b: Builder, ctx: ExpandContext, lt, ns: str, in_ns) -> None:
                 "apiVersion": "v1", "kind": "Secret",
                 "metadata": meta(ALERTING_SECRET, ns, labels(tid)), "type": "Opaque",
                 "data": dict(sorted(data.items()))}, depends_on=in_ns, sensitive=("data",)))
-        amcfg = {
+        amcfg: dict[str, Any] = {
             "apiVersion": "monitoring.coreos.com/v1alpha1", "kind": "AlertmanagerConfig",
             "metadata": meta("ecp-ai-alerts", ns, labels(tid)),
             "spec": {

@@ -48,4 +48,4 @@ def choose_node(rec: dict[str, Any], tenant: str, service: str | None, *, gpus: 
     counts.pop(None, None)
     if not counts:
         raise EcpctlError(f"no pod of tenant {tenant} is scheduled on a node")
-    return counts.most_common(1)[0][0]
+    return str(counts.most_common(1)[0][0])

@@ -78,10 +78,10 @@ def sla_human(con: Console, r: SlaReport) -> None:
         return
     head = ("TENANT", "TARGET", "AVAILABILITY", "STATUS", "BUDGET LEFT",
             *(f"BURN {w}" for w in BURN_WINDOWS), "DOWNTIME", "INCIDENTS", "MTTR")
-    table: list[Sequence[str]] = [head] + [
+    table: list[Sequence[str]] = [head, *(
         (t.tenant, f"{t.target}%", _pct(t.availability), t.status, _budget(t.budget_remaining),
          *(_burn(t.burn_rates.get(w)) for w in BURN_WINDOWS), _minutes(t.downtime_seconds),
-         str(len(t.incidents)), _minutes(t.mttr_seconds)) for t in r.tenants]
+         str(len(t.incidents)), _minutes(t.mttr_seconds)) for t in r.tenants)]
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     con.print(f"SLA over the last {_minutes(r.period_seconds)} (until {_iso(r.end)}), "
               f"from {r.prometheus}", markup=False)

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     cluster = Cluster(a.server, a.ca, a.cert, a.key)
     sim = Simulation()
     lock = threading.Lock()
-    page = {"text": "", "workloads": []}
+    page = {"text": ""}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
