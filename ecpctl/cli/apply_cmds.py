@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from ecpctl.cli.context import CliContext
+from ecpctl.cli.key_notice import unencrypted_secrets
 from ecpctl.cli.options import (LockArgs, PlanScope, ProviderArgs, apply_options, given,
                                 json_option, kube_options, lock_options, parallelism_option,
                                 path_argument, replace_option, scope_options, strict_option)
@@ -138,6 +139,7 @@ def run_apply(obj: CliContext, args: ApplyArgs, view) -> int:
             providers.close()
             view.no_changes(destroy=destroy)
             return 0
+        view.diagnostics(unencrypted_secrets(obj, plan))
         if not args.auto_approve:
             from ecpctl.cli.planning import confirm
             try:
@@ -166,6 +168,7 @@ def _apply_saved(obj: CliContext, args: ApplyArgs, view) -> int:
         if not plan.has_changes:
             view.no_changes(destroy=plan.destroy)
             return 0
+        view.diagnostics(unencrypted_secrets(obj, plan))
         providers = ProviderSet(plan.provider_settings, args.providers.settings())
         outcome = execute(obj, plan, providers, lock, parallelism=args.providers.parallelism,
                           events=view, on_interrupt=view.interrupted)

@@ -48,6 +48,7 @@ class Fleet:
                  kubeconfig: Path | None = None, state_url: str | None = None):
         self.root = root
         self.state_url = state_url
+        self.key: str | None = None          # ECPCTL_STATE_KEY of every command, when set
         self.cp = cp
         self.dsn = dsn
         self.kubeconfig = kubeconfig or cp.kubeconfig
@@ -62,6 +63,8 @@ class Fleet:
                "NO_COLOR": "1", "COLUMNS": "250"}
         if self.state_url:
             env["ECPCTL_STATE_URL"] = self.state_url
+        if self.key:
+            env["ECPCTL_STATE_KEY"] = self.key
         return env
 
     # --- in-process ---------------------------------------------------------------------------
