@@ -1,4 +1,4 @@
-"""status (tenants as the cluster runs them) and render (Kubernetes manifests as files for GitOps)."""
+"""status: tenants as the cluster runs them (render lives in render_cmd.py)."""
 
 from __future__ import annotations
 
@@ -104,51 +104,3 @@ def _collect_status(args: StatusArgs):
         TenantStatus(tenant=tid, namespace=namespaces.get(tid),
                      services=tuple(r for r in rows if r.tenant == tid))
         for tid in tenants if args.tenant is None or tid == args.tenant))
-
-
-@dataclass(frozen=True)
-class RenderArgs:
-    path: Path
-    out_dir: Path
-    tenant: str | None
-
-
-@click.command("render")
-@click.argument("path", default=".", type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Directory to write the manifests to (one subdirectory per tenant).")
-@click.option("--tenant", default=None, metavar="ID", help="Only this tenant.")
-@click.pass_context
-def render_cmd(ctx: click.Context, **opts) -> None:
-    """Write the Kubernetes manifests of the tenants in PATH as YAML files, for GitOps tools.
-
-    Needs no cluster and no state; the output is byte-for-byte stable between runs, and every
-    object is spelled out (no YAML anchors or aliases). Secret values are not written (see
-    docs/providers/kubernetes.md)."""
-    render(ctx, RenderArgs(**opts))
-
-
-def render(ctx: click.Context, args: RenderArgs) -> None:
-    from ecpctl.cli.output import console
-    from ecpctl.engine import desired_state
-    from ecpctl.views.report import plural
-    from providers.kubernetes.render import render_manifests, write_tree
-
-    name(ctx, "render")
-    desired = desired_state(args.path)
-    if args.tenant is not None:
-        desired.config.tenant(args.tenant)   # a ConfigError naming the tenants it might mean
-    resources = [r for r in desired.resources if args.tenant is None or r.tenant == args.tenant]
-    try:
-        files = render_manifests(resources)
-    except ValueError as exc:
-        raise EcpctlError(f"render: {exc}") from exc
-    try:
-        changed, removed = write_tree(files, args.out_dir,
-                                      only=[args.tenant] if args.tenant else None)
-    except OSError as exc:
-        raise EcpctlError(f"render: cannot write {args.out_dir}: {exc.strerror or exc}") from exc
-    tenants = sorted({p.split("/")[0] for p in files})
-    console().print(f"Rendered {plural(len(files), 'manifest')} for {plural(len(tenants), 'tenant')} "
-                    f"into {args.out_dir} ({len(changed)} written, {len(removed)} removed, "
-                    f"{len(files) - len(changed)} unchanged).", markup=False)

@@ -49,7 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 "List the tenants registry: tenants, presets, limits and status."),
     "status": ("ecpctl.cli.kube_cmds:status_cmd",
                "Show each tenant's services as the cluster runs them: desired and ready..."),
-    "render": ("ecpctl.cli.kube_cmds:render_cmd",
+    "render": ("ecpctl.cli.render_cmd:render_cmd",
                "Write the Kubernetes manifests of the tenants in PATH as YAML files, for..."),
     "rbac": ("ecpctl.cli.rbac_cmd:rbac_cmd",
              "Print least-privilege RBAC for what the plan of PATH manages."),

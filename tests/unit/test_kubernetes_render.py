@@ -1,5 +1,5 @@
-"""`render`: stable YAML per object, Secrets without values, clean-up of stale rendered files;
-plus the static kind knowledge it relies on."""
+"""`render`: stable YAML per object, Secrets left out (a comment in their place), clean-up of stale
+rendered files; plus the static kind knowledge it relies on."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import yaml
 from ecpctl.kernel import Resource, make_address
 from providers.kubernetes import KubernetesProvider
 from providers.kubernetes.kinds import builtin, crd_name, guess_plural, split_type
-from providers.kubernetes.render import HEADER, SECRET_ANNOTATION, render_manifests, write_tree
+from providers.kubernetes.render import (HEADER, RENDERED_ANNOTATION, RENDERED_NOTE,
+                                         render_manifests, write_tree)
 
 
 def res(tenant, obj, sensitive=()) -> Resource:
@@ -56,21 +57,22 @@ def test_manifest_key_order_unicode_and_block_strings():
     files = render_manifests(RESOURCES)
     dep = files["acme/06-deployment-chatbot.yaml"]
     assert dep == HEADER + ("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: chatbot\n"
-                            "  namespace: ecp-ai-acme\nspec:\n  replicas: 2\n  selector:\n"
-                            "    matchLabels:\n      a: b\n")
+                            "  namespace: ecp-ai-acme\n  annotations:\n"
+                            f"    {RENDERED_ANNOTATION}: {RENDERED_NOTE}\n"
+                            "spec:\n  replicas: 2\n  selector:\n    matchLabels:\n      a: b\n")
     assert "AI 콜센터" in files["acme/01-namespace-ecp-ai-acme.yaml"]
     cm = files["acme/05-configmap-ecp-ai-dashboard-slo.yaml"]
     assert "slo.json: |-\n    {\n     \"a\": 1\n    }\n" in cm
     assert yaml.safe_load(cm)["data"]["slo.json"] == "{\n \"a\": 1\n}"
 
 
-def test_secrets_keep_their_keys_but_never_their_values():
+def test_secrets_are_left_out_with_a_note_naming_them_and_their_keys():
     text = render_manifests(RESOURCES)["acme/05-secret-ecp-ai-db.yaml"]
     assert "aHVudGVyMg==" not in text and "cG9zdGdyZXM6Ly8=" not in text
-    obj = yaml.safe_load(text)
-    assert obj["data"] == {"PGPASSWORD": "", "DATABASE_URL": ""}
-    assert obj["metadata"]["annotations"] == {SECRET_ANNOTATION: "ecpctl"}
-    assert "Secret values are not rendered" in text
+    assert yaml.safe_load(text) is None                  # comments only: no object to apply
+    assert all(line.startswith("#") for line in text.splitlines())
+    assert "Secret ecp-ai-db (namespace ecp-ai-acme) is not rendered" in text
+    assert "Keys it holds: DATABASE_URL, PGPASSWORD." in text
     assert RESOURCES[2].attributes["data"]["PGPASSWORD"] == "aHVudGVyMg=="     # input untouched
 
 
