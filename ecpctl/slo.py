@@ -5,9 +5,10 @@ Thresholds use Decimal so that 99.5% gives exactly 0.072, 0.03, 0.015 and 0.005.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal
+
+from ecpctl.kernel.durations import parse_duration
 
 ERRORS = 'ecp_requests_total{{tenant_id="{t}",code=~"5.."}}'
 TOTAL = 'ecp_requests_total{{tenant_id="{t}"}}'
@@ -101,5 +102,4 @@ def slo_rule_groups(tenant_id: str, availability_percent: Decimal, *,
 
 def _seconds(w: str) -> float:
     """Seconds of a Prometheus duration, compound ones included (`1h30m`)."""
-    unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-    return sum(int(n) * unit[u] for n, u in re.findall(r"(\d+)(ms|[smhdwy])", w))
+    return parse_duration(w) / 1000
