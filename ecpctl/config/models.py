@@ -447,12 +447,14 @@ class PostgresSettings(SpecModel):
     adminRole: NonEmptyStr | None = Field(
         None, description="Role granted membership of every tenant role (default: the DSN's user).")
     rolePattern: NonEmptyStr = "{tenant}_app"
+    ownerRolePattern: NonEmptyStr = Field(
+        "{tenant}_owner", description="The role that owns the tenant's database and schema.")
     databasePattern: NonEmptyStr = "{tenant}"
     schemaPattern: NonEmptyStr = "{tenant}"
     host: NonEmptyStr | None = Field(
         None, description="Host the tenant's services connect to (their Secret); default: the DSN's.")
 
-    @field_validator("rolePattern", "databasePattern", "schemaPattern")
+    @field_validator("rolePattern", "ownerRolePattern", "databasePattern", "schemaPattern")
     @classmethod
     def _patterns(cls, v: str) -> str:
         return _tenant_pattern(v)

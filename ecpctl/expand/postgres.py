@@ -44,7 +44,8 @@ def names(ctx: ExpandContext, tid: str) -> dict[str, str]:
     role_pat = getattr(s, "rolePattern", "{tenant}_app") if s else "{tenant}_app"
     db_pat = getattr(s, "databasePattern", "{tenant}") if s else "{tenant}"
     schema_pat = getattr(s, "schemaPattern", "{tenant}") if s else "{tenant}"
-    return {"app": role_pat.format(tenant=tid), "owner": f"{tid}_owner",
+    owner_pat = getattr(s, "ownerRolePattern", "{tenant}_owner") if s else "{tenant}_owner"
+    return {"app": role_pat.format(tenant=tid), "owner": owner_pat.format(tenant=tid),
             "database": db_pat.format(tenant=tid), "schema": schema_pat.format(tenant=tid)}
 
 
