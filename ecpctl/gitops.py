@@ -18,8 +18,14 @@ from typing import Any
 
 from ecpctl.kernel import EcpctlError
 from ecpctl.kernel.ownership import MANAGED_BY_KEY, TENANT_LABEL
-from providers.kubernetes.render import (HEADER, RENDERED_ANNOTATION, RENDERED_BY, RENDERED_NOTE,
-                                         Rendered, dump_yaml)
+from providers.kubernetes.render import (
+    HEADER,
+    RENDERED_ANNOTATION,
+    RENDERED_BY,
+    RENDERED_NOTE,
+    Rendered,
+    dump_yaml,
+)
 
 ARGOCD_DIR = "_argocd"
 PROJECT_DIR = "_project"            # the pseudo-tenant of Project-level resources (ecpctl.fleet)

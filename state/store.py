@@ -203,6 +203,38 @@ class StateStore:
             if not gone:
                 raise StateError(f"no resource {address} in the state of workspace {workspace}")
 
+    def record_values(self, workspace: str, rs: ResourceState) -> dict[str, Any]:
+        """The row of `rs` (sealed, serialized, checksummed), built outside any transaction so that
+        the workers of an apply do this part in parallel before a group commit."""
+        _check_name(workspace)
+        rs = self._sealer.seal(rs, workspace)
+        return rows.resource_values(workspace, rs, document.resource_text(rs))
+
+    def write_batch(self, workspace: str, puts: list[dict[str, Any]], removes: list[str], *,
+                    lock: LockInfo | None = None) -> dict[str, StateError]:
+        """Many resource writes in one transaction (a group commit): `puts` are rows from
+        `record_values`, `removes` addresses. The serial moves once for the batch. Returns the
+        removes that found nothing, by address; any other failure fails the whole batch (raised)."""
+        _check_name(workspace)
+        missing: dict[str, StateError] = {}
+        with self._db.write(f"record {len(puts) + len(removes)} resources") as conn:
+            check_writer(conn, workspace, lock)
+            self._bump(conn, workspace)
+            for address in removes:
+                gone = conn.execute(delete(R).where(R.c.workspace == workspace,
+                                                    R.c.address == address)).rowcount
+                if not gone:
+                    missing[address] = StateError(
+                        f"no resource {address} in the state of workspace {workspace}")
+            if puts:
+                stmt = self._db.insert(R)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["workspace", "address"],
+                    set_={k: stmt.excluded[k] for k in ("provider", "type", "tenant", "data",
+                                                        "checksum")})
+                conn.execute(stmt, puts)
+        return missing
+
     def move_resource(self, workspace: str, src: str, dst: str) -> None:
         """`state mv`: the same record under a new address (nothing changes in any provider)."""
         _check_name(workspace)

@@ -6,14 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ecpctl.kernel import Address
 import yaml
 
-from ecpctl.kernel import Resource, make_address
+from ecpctl.kernel import Address, Resource
 from providers.kubernetes import KubernetesProvider
 from providers.kubernetes.kinds import builtin, crd_name, guess_plural, split_type
-from providers.kubernetes.render import (HEADER, RENDERED_ANNOTATION, RENDERED_NOTE,
-                                         render_manifests, write_tree)
+from providers.kubernetes.render import (
+    HEADER,
+    RENDERED_ANNOTATION,
+    RENDERED_NOTE,
+    render_manifests,
+    write_tree,
+)
 
 
 def res(tenant, obj, sensitive=()) -> Resource:
