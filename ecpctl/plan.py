@@ -120,6 +120,8 @@ class Plan:
     requests: Mapping[str, Mapping[str, int]] = field(default_factory=dict)   # provider -> verb -> n
     provider_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     registry: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)   # tenant id -> row
+    # provider -> where it pointed (Provider.target()): a saved plan applies only there
+    provider_targets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def summary(self) -> PlanSummary:

@@ -1,4 +1,5 @@
-"""Saved plan files (`plan -o FILE`): the full plan plus the state lineage, serial and config digest.
+"""Saved plan files (`plan -o FILE`): the full plan plus the state lineage, serial and config digest,
+and the targets each provider resolved to (ecpctl/targets.py checks them before apply).
 
 A saved plan holds desired values, including generated secrets, so it is written 0600 and never
 printed; with a state key its sensitive values are encrypted like the state's (`seal_plan_document`).
@@ -68,6 +69,7 @@ def plan_to_document(plan: Plan) -> dict[str, Any]:
             "excludes": list(plan.excludes),
             "provider_settings": plan.provider_settings,
             "registry": plan.registry,
+            "provider_targets": plan.provider_targets,
             "changes": [_change_dict(c) for c in plan.changes if c.is_change]}
 
 
@@ -112,7 +114,9 @@ def read_plan(path: Path, *, decode=None) -> Plan:
                 destroy=doc["destroy"], refreshed=doc["refreshed"],
                 targets=tuple(doc["targets"]), excludes=tuple(doc["excludes"]),
                 provider_settings=doc.get("provider_settings") or {},
-                registry=doc.get("registry") or {})
+                registry=doc.get("registry") or {},
+                # plans saved before targets were recorded are bound to none
+                provider_targets=doc.get("provider_targets") or {})
 
 
 # --- encryption of sensitive values (state/crypto.py) ----------------------------------------------

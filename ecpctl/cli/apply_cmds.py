@@ -157,6 +157,7 @@ def run_apply(obj: CliContext, args: ApplyArgs, view) -> int:
 def _apply_saved(obj: CliContext, args: ApplyArgs, view) -> int:
     from ecpctl.cli.planning import execute, exit_code, load_plan, state_lock
     from ecpctl.planfile import check_fresh
+    from ecpctl.targets import check_bound
     from providers.registry import ProviderSet
     plan = load_plan(obj, args.path)
     with state_lock(obj, args.lock, "destroy" if plan.destroy else "apply") as lock:
@@ -170,6 +171,11 @@ def _apply_saved(obj: CliContext, args: ApplyArgs, view) -> int:
             return 0
         view.diagnostics(unencrypted_secrets(obj, plan))
         providers = ProviderSet(plan.provider_settings, args.providers.settings())
+        try:
+            check_bound(plan.provider_targets, providers)
+        except BaseException:
+            providers.close()
+            raise
         outcome = execute(obj, plan, providers, lock, parallelism=args.providers.parallelism,
                           events=view, on_interrupt=view.interrupted)
     view.outcome(outcome, destroy=plan.destroy)

@@ -116,6 +116,7 @@ def make_plan(obj: CliContext, path: Path, scope: PlanScope, pargs: ProviderArgs
     from ecpctl.kernel.ownership import Owner
     from ecpctl.planner import PlanOptions, PriorState
     from ecpctl.registry import tenant_record
+    from ecpctl.targets import resolve
     from providers.registry import ProviderSet
 
     # State and specs are read through the reader, which creates nothing: a spec that does not
@@ -162,7 +163,8 @@ def make_plan(obj: CliContext, path: Path, scope: PlanScope, pargs: ProviderArgs
                            status="pending").to_dict()
         for tid in desired.config.tenant_ids}
     plan = dataclasses.replace(plan, provider_settings=settings, registry=registry,
-                               diagnostics=(*notes, *plan.diagnostics))
+                               diagnostics=(*notes, *plan.diagnostics),
+                               provider_targets=resolve(providers) if scope.refresh else {})
     return Planned(plan, providers)
 
 

@@ -177,6 +177,15 @@ def summary_line(plan: Plan) -> str:
     return f"Plan: {s.add} to add, {s.change} to change, {s.destroy} to destroy."
 
 
+def target_lines(plan: Plan) -> list[str]:
+    """Where each provider points, as the header of a plan that has changes."""
+    from ecpctl.targets import describe
+    if not plan.provider_targets:
+        return []
+    return (["Targets:"] + [f"  {name:<12} {describe(t)}"
+                            for name, t in sorted(plan.provider_targets.items())] + [""])
+
+
 def render_plan(plan: Plan, con: Console) -> None:
     pending = plan.pending()
     if not pending:
@@ -184,6 +193,8 @@ def render_plan(plan: Plan, con: Console) -> None:
         con.print("Your tenants match the configuration." if not plan.destroy
                   else "No objects need to be destroyed.")
         return
+    for line in target_lines(plan):
+        con.print(line, highlight=False)
     con.print("ecpctl will perform the following actions:")
     con.print()
     for c in pending:

@@ -52,6 +52,9 @@ def plan_body(plan: Plan) -> dict[str, Any]:
         "resource_changes": [change_json(c) for c in plan.changes],
         "summary": summary_json(plan),
         "requests": {k: dict(v) for k, v in plan.requests.items()},
+        # only a refreshed plan read its targets (docs/json-output.md)
+        **({"provider_targets": {k: dict(v) for k, v in plan.provider_targets.items()}}
+           if plan.provider_targets else {}),
     }
 
 
