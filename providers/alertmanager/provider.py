@@ -89,6 +89,11 @@ class AlertmanagerProvider(Provider):
             raise ProviderNotConfigured("provider alertmanager is not configured")
         return self._file, self._amtool, self._api
 
+    def target(self) -> Mapping[str, Any]:
+        if self._api is None:
+            return {}
+        return {"url": self._api.url, "config_file": str(self._file), "identity": self._api.url}
+
     def close(self) -> None:
         if self._api is not None:
             self._api.close()

@@ -86,6 +86,10 @@ class GrafanaProvider(Provider):
             raise ProviderNotConfigured("provider grafana is not configured")
         return self._client
 
+    def target(self) -> Mapping[str, Any]:
+        url = self._client.url if self._client is not None else None
+        return {"url": url, "identity": url} if url else {}
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
