@@ -16,6 +16,7 @@ from ecpctl.graph import check_acyclic
 from ecpctl.plan import Action, Plan, ResourceChange
 from ecpctl.kernel import Unreachable
 from ecpctl.kernel.retry import DEFAULT as RETRY
+from ecpctl.kernel.scrub import scrub
 from ecpctl.walk import walk
 from ecpctl.kernel import ResourceState
 from providers.protocol import ApplyRequest, DeleteRequest
@@ -71,8 +72,8 @@ def apply_graph(changes: tuple[ResourceChange, ...]) -> nx.DiGraph:
 
 def error_line(exc: BaseException) -> str:
     if isinstance(exc, ProviderError):
-        return exc.reason
-    return f"internal error: {exc.__class__.__name__}: {exc}"
+        return scrub(exc.reason)
+    return scrub(f"internal error: {exc.__class__.__name__}: {exc}")
 
 
 def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=None,

@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping
 
 from ecpctl.kernel import Address, Resource, get_path, make_address
 from ecpctl.kernel.ownership import MANAGED_BY, TENANT_LABEL
+from ecpctl.kernel.scrub import remember
 
 
 def generate_password() -> str:
@@ -27,12 +28,15 @@ class SecretSource:
     make: Callable[[], str] = generate_password
 
     def get(self, address: str, path: str) -> str:
+        value = None
         if address not in self.regenerate:
             attrs = self.prior.get(address)
             value = get_path(attrs, path) if attrs is not None else None
-            if isinstance(value, str) and value:
-                return value
-        return self.make()
+        if not (isinstance(value, str) and value):
+            value = self.make()
+        # every output is scrubbed of it from now on, whatever later carries it into a message
+        remember(value)
+        return value
 
 
 @dataclass(frozen=True)
