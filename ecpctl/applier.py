@@ -1,6 +1,8 @@
 """Apply: walk the plan's changes in dependency order and commit each finished resource to state.
 
 Creates and updates follow dependency edges; deletes follow them in reverse (dependents go first).
+A resource is reported finished only once its state write has committed; the writes of concurrent
+workers share transactions (state/group_commit.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ecpctl.walk import walk
 from ecpctl.kernel import ResourceState
 from providers.protocol import ApplyRequest, DeleteRequest
 from providers.registry import ProviderSet
+from state.group_commit import GroupCommit
 
 
 class StateWriter(Protocol):
@@ -81,6 +84,8 @@ def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=N
                stop: threading.Event | None = None,
                retry_sleep: Callable[[float], None] | None = None) -> ApplyOutcome:
     pending = plan.pending()
+    writer: StateWriter = (GroupCommit(store)  # type: ignore[arg-type]
+                           if hasattr(store, "write_batch") and parallelism > 1 else store)
     by_addr = {c.address: c for c in pending}
     graph = apply_graph(pending)
     ws = plan.workspace
@@ -132,20 +137,20 @@ def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=N
         try:
             if c.action is Action.DELETE:
                 delete(c.prior)
-                store.remove_resource(ws, address, lock=lock)
+                writer.remove_resource(ws, address, lock=lock)
                 bump = "destroyed"
             elif c.action is Action.REPLACE:
                 if c.prior is not None:
                     op = "delete"
                     delete(c.prior)
-                    store.remove_resource(ws, address, lock=lock)
+                    writer.remove_resource(ws, address, lock=lock)
                 op = "apply"
-                store.put_resource(ws, create(c, None, True), lock=lock)
+                writer.put_resource(ws, create(c, None, True), lock=lock)
                 with counts_lock:
                     counts["destroyed"] += 1
                 bump = "added"
             else:
-                store.put_resource(ws, create(c, c.prior, False), lock=lock)
+                writer.put_resource(ws, create(c, c.prior, False), lock=lock)
                 bump = "added" if c.action is Action.CREATE else "changed"
         except ProviderError as exc:
             raise exc.located(address, op)

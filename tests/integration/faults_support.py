@@ -152,10 +152,13 @@ class Proc:
     def wait_for(self, pattern: re.Pattern, n: int = 1, timeout: float = 120) -> None:
         """Read until `n` lines (in all) match `pattern`."""
         deadline = time.monotonic() + timeout
-        while sum(1 for s in self.lines if pattern.search(s)) < n:
-            if self._readline(deadline) is None:
+        seen = sum(1 for s in self.lines if pattern.search(s))
+        while seen < n:         # counted as lines come: a recount per line fell behind the apply
+            line = self._readline(deadline)
+            if line is None:
                 raise AssertionError(f"ecpctl exited before {n} lines matched {pattern.pattern!r}:\n"
                                      + "".join(self.lines)[-4000:])
+            seen += bool(pattern.search(line))
 
     def run_for(self, seconds: float) -> bool:
         """Read output for `seconds`; False when the process ended before."""
