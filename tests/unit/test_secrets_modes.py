@@ -16,6 +16,7 @@ import base64
 import json
 import logging
 import subprocess
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -222,7 +223,7 @@ def _hold_the_lock(ecpctl, holder_pid: int) -> str:
     """Another live holder's lock: a row naming a running process of this host."""
     import sqlite3
     import uuid
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from state.lock import this_host
     lock_id = str(uuid.uuid4())
@@ -231,7 +232,7 @@ def _hold_the_lock(ecpctl, holder_pid: int) -> str:
         conn.execute("INSERT INTO locks (workspace, id, holder, host, pid, operation, created_at) "
                      "VALUES ('default', ?, 'someone@elsewhere', ?, ?, 'apply', ?)",
                      (lock_id, this_host(), holder_pid,
-                      datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")))
+                      datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")))
     conn.close()
     return lock_id
 
