@@ -32,6 +32,12 @@ sys.exit(not any(a["state"] == "firing" and a["labels"].get("tenant_id") == sys.
                  and a["labels"].get("alertname") == sys.argv[2] for a in alerts))' "$1" "$2"
 }
 not_firing() { ! firing "$@"; }
+recovered() {   # recovered TENANT: the last incident of TENANT in the SLA report has ended
+  { ecpctl sla --path "$SPECS" "$1" --period 5m --json || true; } | python3 -c '
+import json, sys
+incidents = json.load(sys.stdin)["tenants"][0]["incidents"]
+sys.exit(not incidents or incidents[-1]["end"] is None)'
+}
 show_alerts() {
   curl -fsS "$ECPCTL_PROMETHEUS_URL/api/v1/alerts" | python3 -c '
 import json, sys
@@ -88,6 +94,8 @@ step "clear the fault; the services come back"
 ecpctl sandbox fault --clear
 ecpctl status --path "$SPECS" --wait --wait-timeout 2m
 wait_for "ServiceDown to resolve" 120 not_firing "$FAULTY" ServiceDown
+wait_for "the error ratio to fall back under the budget" 120 recovered "$FAULTY"
+echo "The SLA report now shows the incident with its length (MTTR); the period still breaches:"
 ecpctl sla --path "$SPECS" "$FAULTY" --period 5m || true
 
 echo

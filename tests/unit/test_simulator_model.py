@@ -90,8 +90,9 @@ def test_a_service_never_launched_gets_no_traffic_until_it_is_up():
     fresh = dataclasses.replace(workload(ready=0), rolled_out=False)
     sim = Simulation()
     sim.tick([fresh], {}, 5.0)
+    sim.tick([dataclasses.replace(workload(ready=1), rolled_out=False)], {}, 5.0)
     assert sim.requests == {}
-    sim.tick([workload()], {}, 5.0)                # its pods are Ready
+    sim.tick([workload()], {}, 5.0)                # its first rollout is done
     sim.tick([fresh], {}, 5.0)                     # and crashes: now its callers get 503s
     assert codes(sim)["503"] == pytest.approx(100 * RPS_PER_SESSION * 5)
 

@@ -4,10 +4,11 @@ pods) and the active faults, the traffic and usage one tick adds to the exported
 Each session sends `RPS_PER_SESSION` requests per second. A replica serves up to its share of the
 sessions it was sized for times `HEADROOM`; the Ready pods split the load evenly. With no Ready pod
 every request is answered 503 (by the Service's proxy); beyond capacity the excess is refused
-with 503 and latency grows with the cube of utilisation. A service that has never been up (its
-first rollout not finished, no pod Ready yet) gets no traffic: nobody calls a service before it
-is launched, so a fresh apply does not start with a burst of 503s. Usage follows utilisation: CPU and memory
-as a share of the container's limits, GPU utilisation per assigned GPU.
+with 503 and latency grows with the cube of utilisation. A service whose first rollout has not
+finished gets no traffic: nobody calls a service before it is launched, so a fresh apply does not
+start with a burst of 503s (nor, while only some of its replicas are Ready, with an overload).
+Usage follows utilisation: CPU and memory as a share of the container's limits, GPU utilisation
+per assigned GPU.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ class Simulation:
             key = (w.tenant, w.namespace, w.service)
             rps = RPS_PER_SESSION * w.sessions
             ready = [p for p in w.pods if p.ready]
-            if ready or w.rolled_out:
+            if w.rolled_out:
                 self.launched.add((w.tenant, w.service))
             capacity = RPS_PER_SESSION * w.sessions / max(w.replicas, 1) * HEADROOM
             total = rps * dt if (w.tenant, w.service) in self.launched else 0.0
