@@ -421,19 +421,49 @@ def force_unlock_cmd(obj: CliContext, **opts) -> None:
 @dataclass(frozen=True)
 class TenantsArgs:
     as_json: bool
+    summary: bool = False
+    spec_path: Path | None = None
+    kubeconfig: str | None = None
+    kube_context: str | None = None
+    prometheus_url: str | None = None
 
 
 @click.command("tenants")
 @json_option("the registry")
+@click.option("--summary", is_flag=True,
+              help="The fleet instead of the list: counts by status and preset, quotas against "
+                   "the cluster's allocatable, utilisation per tenant from Prometheus.")
+@click.option("-p", "--path", "spec_path", default=None, metavar="PATH",
+              type=click.Path(exists=True, path_type=Path),
+              help="Spec files whose Project names the cluster and Prometheus (--summary; "
+                   "default: the current directory, if it holds a Project).")
+@click.option("--kubeconfig", envvar="KUBECONFIG", default=None, metavar="PATH",
+              help="Kubeconfig for --summary (overrides the Project; env KUBECONFIG).")
+@click.option("--context", "kube_context", default=None, metavar="NAME",
+              help="Kubeconfig context to use.")
+@click.option("--prometheus-url", envvar="ECPCTL_PROMETHEUS_URL", default=None, metavar="URL",
+              help="Prometheus for --summary (overrides the Project's providers.prometheus.url; "
+                   "env ECPCTL_PROMETHEUS_URL).")
 @click.pass_context
 def tenants_cmd(ctx: click.Context, **opts) -> None:
-    """List the tenants registry: tenants, presets, limits and status."""
+    """List the tenants registry: tenants, presets, limits and status.
+
+    With --summary: totals (all, running, pending, failed, demo), counts by preset, the sum of
+    the tenants' quotas against what the cluster's nodes can allocate, and each tenant's current
+    CPU, memory and GPU use. A cluster or Prometheus that is not configured or not reachable is
+    said so; the rest is still reported. Reads only: creates no state."""
     tenants(ctx, ctx.obj, TenantsArgs(**opts))
 
 
 def tenants(ctx: click.Context, obj: CliContext, args: TenantsArgs) -> None:
+    snap = obj.reader().snapshot(obj.workspace, decrypt=False)
+    records = tuple(snap.tenants[k] for k in sorted(snap.tenants))
+    if args.summary:
+        from ecpctl.cli.fleet_summary import collect
+        from ecpctl.views.registry import summary_human, summary_json
+        view = choose(ctx, "tenants", args.as_json, human=summary_human, body=summary_json)
+        view.show(collect(obj.workspace, records, args))
+        return
     from ecpctl.views.registry import Tenants, tenants_human, tenants_json
     view = choose(ctx, "tenants", args.as_json, human=tenants_human, body=tenants_json)
-    snap = obj.reader().snapshot(obj.workspace, decrypt=False)
-    view.show(Tenants(workspace=obj.workspace,
-                      records=tuple(snap.tenants[k] for k in sorted(snap.tenants))))
+    view.show(Tenants(workspace=obj.workspace, records=records))

@@ -1,4 +1,5 @@
-"""The views of `workspace list` and `tenants`: which workspaces exist, and the tenants registry."""
+"""The views of `workspace list` and `tenants`: which workspaces exist, the tenants registry, and
+its fleet summary (`tenants --summary`)."""
 
 from __future__ import annotations
 
@@ -49,3 +50,73 @@ def tenants_human(con: Console, t: Tenants) -> None:
 
 def tenants_json(t: Tenants) -> dict[str, Any]:
     return {"workspace": t.workspace, "tenants": [r.to_dict() for r in t.records]}
+
+
+# --- tenants --summary (ecpctl/fleet.py) ----------------------------------------------------------
+
+def _amount(resource: str, amount: int) -> str:
+    from ecpctl.kernel.quantity import format_cpu
+    if resource == "cpu":
+        return format_cpu(amount)
+    if resource == "memory":
+        gib = amount / 2 ** 30
+        return f"{gib:.0f}Gi" if amount % 2 ** 30 == 0 else f"{gib:.1f}Gi"
+    return str(amount)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def summary_human(con: Console, s: Any) -> None:
+    t = s.totals
+    con.print(f"Tenants in workspace {s.workspace}: {t['all']} (running {t['running']}, pending "
+              f"{t['pending']}, failed {t['failed']}, demo {t['demo']}"
+              + "".join(f", {k} {t[k]}" for k in ("applying", "destroying") if t[k]) + ")",
+              markup=False)
+    if s.by_preset:
+        con.print("By preset: " + ", ".join(f"{k} {v}" for k, v in s.by_preset.items()),
+                  markup=False)
+    cap = s.capacity
+    head = (f"Quotas against the cluster ({cap.nodes} schedulable nodes):" if cap.reachable
+            else f"Quotas ({cap.reason}):")
+    con.print(head, markup=False)
+    table = Table("resource", "quotas", "allocatable", "share", box=None)
+    for res in ("cpu", "memory", "gpu"):
+        alloc = _amount(res, cap.allocatable[res]) if cap.reachable else "-"
+        table.add_row(res, _amount(res, s.quota[res]), alloc, _pct(s.share(res)))
+    con.print(table)
+    use = s.utilisation
+    if use.reason is not None:
+        con.print(f"Utilisation: {use.reason}", markup=False)
+        return
+    con.print(f"Utilisation now (Prometheus {use.source}; % of the services' limits):",
+              markup=False)
+    if not use.tenants:
+        con.print("  no tenants", markup=False)
+        return
+    table = Table("tenant", "cpu", "memory", "gpu", box=None)
+    for tid, row in use.tenants.items():
+        table.add_row(Text(tid), *(_pct(row.get(r)) for r in ("cpu", "memory", "gpu")))
+    con.print(table)
+
+
+def summary_json(s: Any) -> dict[str, Any]:
+    cap = s.capacity
+    return {
+        "workspace": s.workspace,
+        "totals": dict(s.totals),
+        "by_preset": dict(s.by_preset),
+        "quota": {"cpu": _amount("cpu", s.quota["cpu"]), "memory": _amount("memory", s.quota["memory"]),
+                  "gpu": s.quota["gpu"]},
+        "cluster": {
+            "reachable": cap.reachable, "reason": cap.reason,
+            "nodes": cap.nodes if cap.reachable else None,
+            "allocatable": ({"cpu": _amount("cpu", cap.allocatable["cpu"]),
+                             "memory": _amount("memory", cap.allocatable["memory"]),
+                             "gpu": cap.allocatable["gpu"]} if cap.reachable else None),
+            "quota_percent": {r: s.share(r) for r in ("cpu", "memory", "gpu")},
+        },
+        "utilisation": {"prometheus": s.utilisation.source, "reason": s.utilisation.reason,
+                        "tenants": {t: dict(v) for t, v in s.utilisation.tenants.items()}},
+    }
