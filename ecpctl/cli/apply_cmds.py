@@ -14,8 +14,8 @@ import click
 
 from ecpctl.cli.context import CliContext
 from ecpctl.cli.key_notice import unencrypted_secrets
-from ecpctl.cli.options import (LockArgs, PlanScope, ProviderArgs, apply_options, given,
-                                json_option, kube_options, lock_options, parallelism_option,
+from ecpctl.cli.options import (LockArgs, PlanScope, ProviderArgs, apply_options, full_option,
+                                given, json_option, kube_options, lock_options, parallelism_option,
                                 path_argument, replace_option, scope_options, strict_option)
 from ecpctl.cli.output import COMMAND_META, console, error_diagnostics, print_diagnostics
 from ecpctl.kernel import EcpctlError
@@ -34,6 +34,7 @@ class ApplyArgs:
     lock: LockArgs
     auto_approve: bool = False
     as_json: bool = False
+    full: bool = False
     plan_shaping: tuple[str, ...] = ()    # plan-shaping options the user typed
 
     @classmethod
@@ -41,7 +42,7 @@ class ApplyArgs:
         p = ctx.params
         return cls(path=p["path"], scope=PlanScope.parse(p, destroy=destroy),
                    providers=ProviderArgs.parse(p), lock=LockArgs.parse(p),
-                   auto_approve=p["auto_approve"], as_json=p["as_json"],
+                   auto_approve=p["auto_approve"], as_json=p["as_json"], full=p["full"],
                    plan_shaping=tuple(flag for name, flag in _PLAN_SHAPING
                                       if name in p and given(ctx, name)))
 
@@ -57,6 +58,7 @@ class ApplyArgs:
 @apply_options
 @click.option("--destroy", is_flag=True, help="Destroy instead (the same as `ecpctl destroy`).")
 @json_option("progress, one object per line,")
+@full_option
 @click.pass_context
 def apply_cmd(ctx: click.Context, **_: object) -> None:
     """Apply the tenants in PATH, or a saved plan file made by `plan -o`.
@@ -77,6 +79,7 @@ def apply_cmd(ctx: click.Context, **_: object) -> None:
 @lock_options
 @apply_options
 @json_option("progress, one object per line,")
+@full_option
 @click.pass_context
 def destroy_cmd(ctx: click.Context, **_: object) -> None:
     """Destroy everything ecpctl manages for the tenants (all of state, or --target)."""
@@ -90,7 +93,7 @@ def _run(ctx: click.Context, args: ApplyArgs) -> None:
         view = ApplyJsonView(report=print_diagnostics)
     else:
         from ecpctl.views.apply_human import ApplyHumanView
-        view = ApplyHumanView(console(), print_diagnostics)
+        view = ApplyHumanView(console(), print_diagnostics, full=args.full)
     view.version()
     try:
         code = run_apply(ctx.obj, args, view)

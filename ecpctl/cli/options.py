@@ -92,6 +92,12 @@ apply_options = _stack(
 )
 
 
+full_option = click.option(
+    "--full", is_flag=True,
+    help="Show every attribute of every change; above 100 changes the plan is otherwise "
+         "summarized (counts per kind, and each change to an existing object on one line).")
+
+
 def json_option(what: str) -> Callable:
     return click.option("--json", "as_json", is_flag=True,
                         help=f"Print {what} as JSON (docs/json-output.md).")

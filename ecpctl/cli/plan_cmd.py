@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from ecpctl.cli.context import CliContext
-from ecpctl.cli.options import (LockArgs, PlanScope, ProviderArgs, json_option, kube_options,
+from ecpctl.cli.options import (LockArgs, PlanScope, ProviderArgs, full_option, json_option,
+                                kube_options,
                                 lock_options, parallelism_option, path_argument, replace_option,
                                 scope_options, strict_option)
 from ecpctl.cli.output import COMMAND_META, console, print_diagnostics
@@ -24,13 +25,14 @@ class PlanArgs:
     as_json: bool = False
     out: Path | None = None
     detailed_exitcode: bool = False
+    full: bool = False
 
     @classmethod
     def parse(cls, ctx: click.Context) -> "PlanArgs":
         p = ctx.params
         return cls(path=p["path"], scope=PlanScope.parse(p), providers=ProviderArgs.parse(p),
                    lock=LockArgs.parse(p), as_json=p["as_json"], out=p["out"],
-                   detailed_exitcode=p["detailed_exitcode"])
+                   detailed_exitcode=p["detailed_exitcode"], full=p["full"])
 
 
 @click.command("plan")
@@ -43,6 +45,7 @@ class PlanArgs:
 @lock_options
 @click.option("--destroy", is_flag=True, help="Plan to destroy everything in state (in scope).")
 @json_option("the plan")
+@full_option
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
               help="Save the plan to FILE for a later `ecpctl apply FILE`.")
 @click.option("--detailed-exitcode", is_flag=True,
@@ -70,7 +73,7 @@ def run_plan(obj: CliContext, args: PlanArgs) -> int:
         view = PlanJsonView("plan", report=print_diagnostics)
     else:
         from ecpctl.views.plan_human import PlanHumanView
-        view = PlanHumanView(console(), print_diagnostics)
+        view = PlanHumanView(console(), print_diagnostics, full=args.full)
     with state_lock(obj, args.lock, "plan") as lock:
         planned = make_plan(obj, args.path, args.scope, args.providers, lock, read_only=True)
     planned.providers.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ecpctl.cli.context import CliContext
-from ecpctl.cli.options import json_option
+from ecpctl.cli.options import full_option, json_option
 from ecpctl.cli.output import COMMAND_META, console, print_diagnostics
 from ecpctl.kernel import EcpctlError
 
@@ -17,16 +17,19 @@ from ecpctl.kernel import EcpctlError
 class ShowArgs:
     planfile: Path | None = None
     as_json: bool = False
+    full: bool = False
 
     @classmethod
     def parse(cls, ctx: click.Context) -> "ShowArgs":
-        return cls(planfile=ctx.params["planfile"], as_json=ctx.params["as_json"])
+        return cls(planfile=ctx.params["planfile"], as_json=ctx.params["as_json"],
+                   full=ctx.params["full"])
 
 
 @click.command("show")
 @click.argument("planfile", required=False, type=click.Path(exists=True, dir_okay=False,
                                                             path_type=Path))
 @json_option("the plan or the state")
+@full_option
 @click.pass_context
 def show_cmd(ctx: click.Context, **_: object) -> None:
     """Print a saved plan (PLANFILE), or the workspace's state when none is given.
@@ -54,7 +57,7 @@ def _show_plan(obj: CliContext, args: ShowArgs) -> None:
         PlanJsonView("show", report=print_diagnostics).plan(plan)
     else:
         from ecpctl.views.plan_human import PlanHumanView
-        PlanHumanView(console(), print_diagnostics).plan(plan)
+        PlanHumanView(console(), print_diagnostics, full=args.full).plan(plan)
 
 
 def _show_state(obj: CliContext, args: ShowArgs) -> None:

@@ -14,6 +14,7 @@ from ecpctl.kernel.diagnostics import Diagnostic
 from ecpctl.plan import Action, Plan, ResourceChange
 from ecpctl.views.plan_human import render_plan
 from ecpctl.views.heartbeat import INTERVAL, Heartbeat
+from ecpctl.views.lines import LineWriter
 
 VERB = {Action.CREATE: ("Creating...", "Creation complete"),
         Action.UPDATE: ("Modifying...", "Modifications complete"),
@@ -29,6 +30,7 @@ class ProgressView:
 
     def __init__(self, con: Console, *, interval: float = INTERVAL, clock=None):
         self.con = con
+        self._out = LineWriter(con)      # two lines per object: rich's layout of each was costly
         self._lock = threading.Lock()
         kw = {"clock": clock} if clock is not None else {}
         self.heartbeat = Heartbeat(self._still, interval=interval, **kw)
@@ -41,7 +43,7 @@ class ProgressView:
 
     def _print(self, text: Text) -> None:
         with self._lock:
-            self.con.print(text)
+            self._out.line(text)
 
     def started(self, change: ResourceChange) -> None:
         self._print(Text(f"{change.address}: {VERB[change.action][0]}"))
@@ -80,9 +82,11 @@ class ApplyHumanView(ProgressView):
     """apply and destroy for people: the plan, the progress lines with their heartbeat, the
     outcome. Diagnostics go to `report` (the CLI's one-line-per-problem printer, on stderr)."""
 
-    def __init__(self, con: Console, report: Callable[[Iterable[Diagnostic]], None], **kw):
+    def __init__(self, con: Console, report: Callable[[Iterable[Diagnostic]], None], *,
+                 full: bool = False, **kw):
         super().__init__(con, **kw)
         self._report = report
+        self.full = full            # the plan shown before applying: every attribute, however many
 
     def version(self) -> None:
         pass
@@ -93,7 +97,7 @@ class ApplyHumanView(ProgressView):
             self._report(diags)
 
     def planned(self, plan: Plan) -> None:
-        render_plan(plan, self.con)
+        render_plan(plan, self.con, full=self.full)
 
     def interrupted(self) -> None:
         click.echo("\nInterrupt received: letting running operations finish...", err=True)

@@ -186,38 +186,46 @@ def target_lines(plan: Plan) -> list[str]:
                             for name, t in sorted(plan.provider_targets.items())] + [""])
 
 
-def render_plan(plan: Plan, con: Console) -> None:
+def render_plan(plan: Plan, con: Console, *, full: bool = False) -> None:
+    """The plan: every change in full, or above SUMMARY_ABOVE changes a summary (views/
+    plan_summary.py) unless `full`. Written through LineWriter: rich's layout of each line was
+    most of the cost of printing a large plan."""
+    from ecpctl.views.lines import LineWriter
+    from ecpctl.views.plan_summary import summarized, summary_lines
     pending = plan.pending()
     if not pending:
         con.print(Text("No changes.", style="bold green"), end=" ")
         con.print("Your tenants match the configuration." if not plan.destroy
                   else "No objects need to be destroyed.")
         return
-    for line in target_lines(plan):
-        con.print(line, highlight=False)
-    con.print("ecpctl will perform the following actions:")
-    con.print()
-    for c in pending:
-        for t in render_change(c):
-            con.print(t)
-        con.print()
-    con.print(Text(summary_line(plan), style="bold"))
+    out = LineWriter(con)
+    out.write(target_lines(plan))
+    if summarized(pending, full):
+        out.write(summary_lines(pending))
+    else:
+        out.write(["ecpctl will perform the following actions:", ""])
+        for c in pending:
+            out.write(render_change(c))
+            out.write([""])
+    out.line(summary_line(plan), style="bold")
 
 
 class PlanHumanView:
     """`plan` and `show PLANFILE` for people: diagnostics on stderr (through `report`), then the
     plan unless it has errors, then where it was saved."""
 
-    def __init__(self, con: Console, report: Callable[[Iterable[Diagnostic]], None]):
+    def __init__(self, con: Console, report: Callable[[Iterable[Diagnostic]], None], *,
+                 full: bool = False):
         self.con = con
         self._report = report
+        self.full = full            # every attribute of every change, however many
 
     def plan(self, plan: Plan, *, saved_to: Path | None = None) -> None:
         if plan.diagnostics:
             self._report(plan.diagnostics)
         if has_errors(plan.diagnostics):
             return
-        render_plan(plan, self.con)
+        render_plan(plan, self.con, full=self.full)
         if saved_to is not None:
             self.con.print(f"\nSaved the plan to: {saved_to}\nTo perform exactly these actions, "
                            f"run: ecpctl apply {saved_to}")

@@ -23,13 +23,15 @@ def spawn(ecpctl, *args: str, env: dict | None = None) -> subprocess.Popen:
 
 def wait_for_lines(proc: subprocess.Popen, pattern: str, n: int, timeout: float = 60) -> list[str]:
     seen: list[str] = []
+    matched = 0             # counted as lines come: a recount per line fell behind the apply
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
             break
         seen.append(line)
-        if len([s for s in seen if re.search(pattern, s)]) >= n:
+        matched += bool(re.search(pattern, line))
+        if matched >= n:
             return seen
     raise AssertionError(f"did not see {n} lines matching {pattern!r}: {''.join(seen)[-2000:]}")
 
