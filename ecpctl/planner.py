@@ -131,7 +131,9 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
     if opts.refresh and providers is not None and (scoped_desired or scoped_prior):
         for name in sorted({r.provider for r in scoped_desired}):
             req = ValidateRequest(resources=[r for r in scoped_desired if r.provider == name],
-                                  strict=opts.strict)
+                                  strict=opts.strict,
+                                  leaving=[s for s in scoped_prior if s.provider == name
+                                           and s.address not in desired_in_scope])
             resp = RETRY.call(lambda: providers.get(name).validate(req))
             diags.extend(resp.diagnostics)
         live, read_diags, requests = _read_all(providers, scoped_desired, scoped_prior,

@@ -55,6 +55,7 @@ class ConfigureResponse:
 class ValidateRequest:
     resources: Sequence[Resource]
     strict: bool = False                 # warnings that --strict turns into errors
+    leaving: Sequence[ResourceState] = ()   # what the plan deletes (capacity it frees)
 
 
 @dataclass(frozen=True)

@@ -617,6 +617,11 @@ class ProjectSpec(SpecModel):
     price: PriceTable = Field(default_factory=PriceTable)
     monitoring: ProjectMonitoring = Field(default_factory=ProjectMonitoring)
     workspaces: dict[SlugName, WorkspaceSettings] = Field(default_factory=dict)
+    gpuProducts: dict[GpuType, LabelValue] = Field(
+        default_factory=dict,
+        description="GPU type -> value of the nvidia.com/gpu.product node label that device "
+                    "plugins set (t4: Tesla-T4). A GPU service of a tenant whose gpuType is "
+                    "listed gets that node selector, and capacity is counted on those nodes.")
     backup: ProjectBackup = Field(default_factory=ProjectBackup,
                                   description="Tenant database backups: defaults of every tenant.")
     policy: ClusterPolicy = Field(default_factory=ClusterPolicy,

@@ -10,6 +10,7 @@ from ecpctl.expand.context import MANAGED_BY, TENANT_LABEL, Builder, ExpandConte
 from ecpctl.kernel.quantity import format_cpu, format_memory
 
 GPU = "nvidia.com/gpu"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 PROVIDER = "kubernetes"
 
 
@@ -144,6 +145,9 @@ def expand_kubernetes(b: Builder, ctx: ExpandContext, lt, sizing, *, db: dict | 
             requests[GPU] = str(svc.gpus_per_replica)
             limits[GPU] = str(svc.gpus_per_replica)
             pod_spec["tolerations"] = [{"key": GPU, "operator": "Exists", "effect": "NoSchedule"}]
+            product = ctx.project.spec.gpuProducts.get(spec.gpuType)
+            if product:     # the GPU type places the pod (docs/capacity.md)
+                pod_spec["nodeSelector"] = {GPU_PRODUCT_LABEL: product}
         deploy = {
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": meta(name, ns, pod_labels),

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping
 from ecpctl.kernel import Diagnostic
 from ecpctl.kernel.quantity import format_cpu, parse_cpu, parse_memory_bytes
 from ecpctl.kernel import Resource
+from providers.kubernetes import placement
 
 GPU = "nvidia.com/gpu"
 ORDER = (GPU, "cpu", "memory")
@@ -118,6 +119,46 @@ def check(resources: Iterable[Resource], alloc: Allocatable, *, strict: bool) ->
                 diags.append(make(
                     f"tenant {tenant}: {workload} asks for {show(res, per_pod)} per pod but no node "
                     f"can allocate more than {_amount(res, alloc.largest.get(res, 0))}"))
+    return diags
+
+
+def workload_selector(attrs: Mapping[str, Any]) -> tuple[str, Mapping[str, str]]:
+    md = attrs.get("metadata") or {}
+    sel = ((attrs.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return md.get("namespace") or "", sel
+
+
+def check_placement(resources: Iterable[Resource], nodes: list[Mapping[str, Any]],
+                    pods: list[Mapping[str, Any]], leaving: Iterable[Mapping[str, Any]], *,
+                    strict: bool, reported: set[str] = frozenset()) -> list[Diagnostic]:
+    """Every desired pod placed on the nodes beside what the cluster already runs, less the pods
+    of workloads the plan removes or replaces; one diagnostic per workload that does not fit,
+    unless the whole-cluster check already named that tenant (`reported`)."""
+    make = Diagnostic.error if strict else Diagnostic.warning
+    workloads = [r for r in resources if r.provider == "kubernetes" and r.type in WORKLOADS]
+    going = [workload_selector(r.attributes) for r in workloads]
+    going += [workload_selector(a) for a in leaving]
+    room = placement.nodes_with_room(nodes, pods, leaving=going)
+    wants = []
+    for r in workloads:
+        spec = r.attributes.get("spec") or {}
+        pod_spec = (spec.get("template") or {}).get("spec") or {}
+        wants.append(placement.Want(r.tenant, r.name, pod_spec, int(spec.get("replicas", 1)),
+                                    placement.pod_requests(pod_spec)))
+    diags = []
+    for m in placement.place(wants, room):
+        if m.tenant in reported:
+            continue
+        pods_text = f"{m.replicas_left} pod{'s' if m.replicas_left != 1 else ''} of {m.workload}"
+        if m.no_node:
+            diags.append(make(f"tenant {m.tenant}: {pods_text} cannot be placed: {m.no_node}"))
+            continue
+        diags.append(make(
+            f"tenant {m.tenant}: {pods_text} need{'s' if m.replicas_left == 1 else ''} "
+            f"{show(m.resource, m.needed)} each, but beside "
+            f"what the cluster already runs the most free on one node is "
+            f"{_amount(m.resource, m.free)} (node {m.best_node}; "
+            f"{_amount(m.resource, m.total_free)} free in total)"))
     return diags
 
 

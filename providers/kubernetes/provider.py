@@ -255,9 +255,28 @@ class KubernetesProvider(Provider):
                     raise self._fail(exc, "list", "nodes") from exc
                 nodes = None   # not allowed to see nodes: no capacity check
             if nodes is not None:
-                diags.extend(capacity.check(mine, capacity.allocatable(nodes),
-                                            strict=req.strict or self.strict))
+                strict = req.strict or self.strict
+                found = capacity.check(mine, capacity.allocatable(nodes), strict=strict)
+                diags.extend(found)
+                diags.extend(self._placement(mine, nodes, req, strict, found))
         return ValidateResponse(diagnostics=tuple(diags))
+
+    def _placement(self, mine, nodes, req: ValidateRequest, strict: bool, found) -> list[Diagnostic]:
+        """Per-node fit beside every pod the cluster runs (one LIST of pods)."""
+        pod_info = kinds.builtin("v1", "Pod")
+        assert pod_info is not None
+        try:
+            pods = list_objects(self.client, pod_info, selector=None,
+                                field_selector="status.phase!=Succeeded,status.phase!=Failed")
+        except KubeError as exc:
+            if exc.status != 403:
+                raise self._fail(exc, "list", "pods") from exc
+            return []      # not allowed to see pods: the whole-cluster check is what is left
+        reported = {r.tenant for r in mine if any(d.summary.startswith(f"tenant {r.tenant}: ")
+                                                  for d in found)}
+        leaving = [s.attributes for s in req.leaving if s.type in capacity.WORKLOADS]
+        return capacity.check_placement(mine, nodes, pods, leaving, strict=strict,
+                                        reported=reported)
 
     # --- read ------------------------------------------------------------------------------------
 
