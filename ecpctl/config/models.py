@@ -18,10 +18,10 @@ from pydantic_core import PydanticCustomError
 from ecpctl.kernel.quantity import parse_cpu, parse_memory
 from ecpctl.config.limits import INT32_MAX, MAX_HOURS_PER_MONTH, MAX_SESSIONS
 from ecpctl.config.types import (
-    AlertName, DnsName, DurationMs, Email, EnvVarName, ExtensionName, HttpUrl, ImageRegistry,
-    ImageTag, LabelKey, LabelValue, NonEmptyStr, ObjectName, Percentage, PgToken, PromDuration,
-    SecretFreeUrl, SlugName, SqlName, StrictBool, TenantLabelKey, TenantName, amount, fail,
-    patterned, unique_items, whole_number,
+    AlertName, DnsLabel, DnsName, DurationMs, Email, EnvVarName, ExtensionName, HttpUrl,
+    ImageRegistry, ImageTag, LabelKey, LabelValue, NonEmptyStr, ObjectName, Percentage, PgToken,
+    PromDuration, SecretFreeUrl, SlugName, SqlName, StrictBool, TenantLabelKey, TenantName, amount,
+    fail, patterned, unique_items, whole_number,
 )
 
 API_VERSION = "ecp.ai/v1"
@@ -507,6 +507,18 @@ class PriceTable(SpecModel):
     gpuHour: dict[GpuType, amount()] = Field(default_factory=_default_gpu_prices)  # type: ignore[valid-type]
 
 
+class FleetDashboard(SpecModel):
+    """One Grafana dashboard over every tenant of the workspace (ecpctl/dashboards_fleet.py)."""
+
+    enabled: StrictBool = Field(False, description="Create the fleet dashboard (address "
+                                                   "tenant._project...): active tenants, CPU, "
+                                                   "memory and GPU per tenant, deployment "
+                                                   "success rate.")
+    namespace: DnsLabel = Field(  # type: ignore[valid-type]
+        "monitoring", description="dashboardsMode configmap: the namespace of its ConfigMap, one "
+                                  "that Grafana's sidecar watches; it must exist.")
+
+
 class ProjectMonitoring(SpecModel):
     ruleLabels: dict[LabelKey, LabelValue] = Field(
         default_factory=lambda: {"release": "kube-prometheus-stack"},
@@ -523,6 +535,8 @@ class ProjectMonitoring(SpecModel):
     timeCompression: whole_number(ge=1, le=60) = Field(  # type: ignore[valid-type]
         1, description="Divide every window and `for:` of the generated rules by this (the "
                        "sandbox uses 10); keep 1 on real clusters.")
+    fleetDashboard: FleetDashboard = Field(default_factory=FleetDashboard,
+                                           description="The fleet dashboard, in dashboardsMode.")
 
 
 

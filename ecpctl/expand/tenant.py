@@ -7,6 +7,7 @@ from typing import Iterable
 from ecpctl.kernel import ConfigError
 from ecpctl.expand.backup import expand_backup, resolve as resolve_backup
 from ecpctl.expand.context import Builder, ExpandContext
+from ecpctl.expand.fleet import expand_project
 from ecpctl.expand.kubernetes import expand_kubernetes
 from ecpctl.expand.monitoring import expand_monitoring
 from ecpctl.expand.postgres import expand_postgres
@@ -36,4 +37,5 @@ def expand_config(tenants: Iterable, sizings: dict, ctx: ExpandContext) -> tuple
             diags.extend(exc.diagnostics)
     if diags:
         raise ConfigError(f"{len(diags)} errors in spec files", diagnostics=tuple(diags))
+    out.extend(expand_project(ctx))
     return tuple(out)
