@@ -16,21 +16,32 @@ workspaces with their own prefixes can share a Grafana.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from ecpctl.dashboards import _panel, _row, _uid
+from ecpctl.dashboards import UID_MAX, _panel, _row
 from ecpctl.kernel.ownership import DASHBOARD_TAG as TAG
 
 FLEET_TAG = "fleet"
 RATE = "$__rate_interval"       # Grafana's rate window; tests put a duration in its place
 
 
+def _fleet_uid(namespace_prefix: str, what: str) -> str:
+    """`<prefix>_<what>`; a prefix too long for Grafana's 40 characters is cut and hashed, never
+    the `_<what>` that keeps the uid apart from every tenant's."""
+    head, tail = namespace_prefix.rstrip("-") or "ecp", f"_{what}"
+    room = UID_MAX - len(tail)
+    if len(head) > room:
+        head = f"{head[:room - 9]}-{hashlib.sha256(head.encode()).hexdigest()[:8]}"
+    return head + tail
+
+
 def folder_uid(namespace_prefix: str) -> str:
-    return _uid(f"{namespace_prefix.rstrip('-') or 'ecp'}_fleet")
+    return _fleet_uid(namespace_prefix, "fleet")
 
 
 def dashboard_uid(namespace_prefix: str) -> str:
-    return _uid(f"{namespace_prefix.rstrip('-') or 'ecp'}_fleet-overview")
+    return _fleet_uid(namespace_prefix, "fleet-overview")
 
 
 def folder_title(folder_prefix: str, namespace_prefix: str) -> str:
