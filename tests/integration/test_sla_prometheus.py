@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from ecpctl.engine import desired_state
 from ecpctl.sandbox.prometheus import PrometheusServer
 from providers.prometheus import PrometheusRulesProvider
 from providers.protocol import ApplyRequest, ConfigureRequest
+from tests.integration.sandbox_support import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -127,17 +128,6 @@ def sla(specs: Path, *args: str, env: dict[str, str] | None = None
     return out.returncode, out.stdout + out.stderr
 
 
-def until(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(1)
-    pytest.fail(f"timed out waiting for {what} (last: {last!r})")
-
-
 def tenants(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {t["tenant"]: t for t in doc["tenants"]}
 
@@ -150,7 +140,7 @@ def test_sla_follows_what_the_service_answers(setup):
         t = tenants(doc)
         return code == 0 and t["acme"]["requests"] > 100 and t["acme"]["burn_rates"]["5m"] \
             is not None and doc
-    doc = until("both tenants meeting with burn rates recorded", meeting)
+    doc = until("both tenants meeting with burn rates recorded", meeting, 90, every=1)
     assert doc["command"] == "sla" and doc["ok"] is True and doc["all_meeting"] is True
     assert doc["prometheus"] == prom.url and doc["period"]["step_seconds"] == 1.0
     acme = tenants(doc)["acme"]
@@ -166,7 +156,7 @@ def test_sla_follows_what_the_service_answers(setup):
         t = tenants(doc)
         return code == 3 and t["acme"]["status"] == "breaching" \
             and t["acme"]["downtime_minutes"] * 60 >= 5 and doc
-    doc = until("acme breaching with downtime", breaching)
+    doc = until("acme breaching with downtime", breaching, 90, every=1)
     assert doc["ok"] is True and doc["all_meeting"] is False
     t = tenants(doc)
     assert t["globex"]["status"] == "meeting" and t["globex"]["downtime_minutes"] == 0
@@ -188,7 +178,7 @@ def test_sla_follows_what_the_service_answers(setup):
         code, doc = sla(specs, "acme", "--period", "90s", "--json")
         (t,) = doc["tenants"]
         return t["incidents"] and t["incidents"][-1]["end"] and t
-    t = until("the incident to end", recovered)
+    t = until("the incident to end", recovered, 90, every=1)
     assert t["mttr_minutes"] > 0 and t["downtime_minutes"] > 0
     assert t["mttr_minutes"] <= t["downtime_minutes"] + 0.05
 
