@@ -1,7 +1,12 @@
 """The owner mark on Postgres roles and databases: a comment (`COMMENT ON ROLE/DATABASE`) in the
 form `ecpctl owner: workspace=W lineage=L`, read back from pg_shdescription in one query for all
 the roles and databases of a read (docs/ownership.md). Schemas, grants and extensions live inside
-a tenant's database and are owned through it."""
+a tenant's database and are owned through it.
+
+CREATE DATABASE cannot share a transaction with its COMMENT: an apply killed between the two leaves
+a database without a mark. A database without a comment therefore has the owner of its owning
+role (the tenant's owner role, which ecpctl made and marked first), so the next apply finishes
+the job instead of refusing its own database."""
 
 from __future__ import annotations
 
@@ -21,10 +26,12 @@ JOIN pg_catalog.pg_shdescription d
   ON d.objoid = r.oid AND d.classoid = 'pg_catalog.pg_authid'::pg_catalog.regclass
 WHERE r.rolname = ANY(%(roles)s)
 UNION ALL
-SELECT 'database', db.datname, d.description
+SELECT 'database', db.datname, COALESCE(d.description, o.description)
 FROM pg_catalog.pg_database db
-JOIN pg_catalog.pg_shdescription d
+LEFT JOIN pg_catalog.pg_shdescription d
   ON d.objoid = db.oid AND d.classoid = 'pg_catalog.pg_database'::pg_catalog.regclass
+LEFT JOIN pg_catalog.pg_shdescription o
+  ON o.objoid = db.datdba AND o.classoid = 'pg_catalog.pg_authid'::pg_catalog.regclass
 WHERE db.datname = ANY(%(databases)s)
 """
 
