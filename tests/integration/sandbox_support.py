@@ -20,7 +20,17 @@ import pytest
 from ecpctl.sandbox.alertmanager import WebhookSink
 
 
+def ensure_binaries() -> None:
+    """Build the control-plane binaries that are missing, in this process and before any command
+    runs: a first build takes many minutes, longer than a command's timeout."""
+    from tests.testenv.pytest_kube import _build_with_progress
+    _build_with_progress()
+
+
 class Sandbox:
+    """One sandbox in `root/sandbox`, the specs applied to it in `root/specs`, state in
+    `root/state`; `ecpctl` runs with the sandbox's environment once it is up."""
+
     def __init__(self, root: Path):
         self.root = root
         self.dir = root / "sandbox"
@@ -39,6 +49,7 @@ class Sandbox:
         return out
 
     def up(self) -> None:
+        ensure_binaries()
         self.ecpctl("sandbox", "up", "--dir", str(self.dir))
         exports = dict(re.findall(r"^export (\w+)='([^']*)'$",
                                   (self.dir / "env.sh").read_text(), re.M))

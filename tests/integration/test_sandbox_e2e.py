@@ -20,7 +20,8 @@ import pytest
 from ecpctl.sandbox.alertmanager import WebhookSink
 from tests.integration.sandbox_support import Sandbox, delivered, firing, until
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+# the timeout includes a first build of the control-plane binaries
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 A, B = "alpha-center", "beta-center"
 TENANT = """\

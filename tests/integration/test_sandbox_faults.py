@@ -15,7 +15,8 @@ import pytest
 
 from tests.integration.sandbox_support import Sandbox, firing, until
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+# the timeout includes a first build of the control-plane binaries
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 T = "gamma"
 TENANT = """\

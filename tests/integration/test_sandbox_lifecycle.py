@@ -13,7 +13,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+from tests.integration.sandbox_support import ensure_binaries
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.timeout(1800)]   # a first build of the binaries included
 
 
 def ecpctl(*args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -45,6 +48,7 @@ def endpoints(rec: dict) -> list[str]:
 
 @pytest.fixture
 def dirs(tmp_path):
+    ensure_binaries()
     a, b = tmp_path / "one", tmp_path / "two"
     try:
         yield a, b
