@@ -247,7 +247,8 @@ def test_unmarked_objects_state_records_get_the_mark_others_need_adopt(
                    f"{LINEAGE_ANNOTATION}-")
     with postgres_server.connect() as conn:
         conn.execute(sql.SQL("COMMENT ON DATABASE {} IS NULL").format(sql.Identifier(_db(t))))
-        conn.execute(sql.SQL("COMMENT ON ROLE {} IS NULL").format(sql.Identifier(f"{_db(t)}_app")))
+        for role in (f"{_db(t)}_app", f"{_db(t)}_owner"):
+            conn.execute(sql.SQL("COMMENT ON ROLE {} IS NULL").format(sql.Identifier(role)))
 
     r = cli.ok("blue", "plan", str(cli.spec))
     assert "refusing" not in r.output
