@@ -172,9 +172,11 @@ class Database:
         """INSERT with `on_conflict_do_*` for this backend."""
         # here, not at the top: the Postgres dialect (and asyncpg's, which it pulls in) costs
         # 25 ms of every command's start-up on the default SQLite backend
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        return (postgresql.insert if self.is_postgres else sqlite.insert)(table)
+        if self.is_postgres:
+            from sqlalchemy.dialects.postgresql import insert
+        else:       # importing the package `sqlalchemy.dialects` with both names loads Postgres's too
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table)
 
     # --- errors ----------------------------------------------------------------------------
 

@@ -4,10 +4,10 @@ operator's Alertmanager config file)."""
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
+from ecpctl.jsontext import dumps_indented
 from ecpctl.dashboards import folder_uid, overview_dashboard, slo_dashboard
 from ecpctl.expand.context import TENANT_LABEL, Builder, ExpandContext
 from ecpctl.expand.kubernetes import PROVIDER, add_object, b64, ktype, labels, meta
@@ -147,8 +147,7 @@ def _dashboards(b: Builder, ctx, tid, title, ns, in_ns, boards: dict[str, dict])
                 "metadata": meta(f"ecp-ai-dashboard-{key}", ns,
                                  {**labels(tid), "grafana_dashboard": "1"},
                                  {"grafana_folder": ftitle}),
-                "data": {f"{tid}-{key}.json": json.dumps(board, sort_keys=True, ensure_ascii=False,
-                                                         indent=1)}}, depends_on=in_ns)
+                "data": {f"{tid}-{key}.json": dumps_indented(board)}}, depends_on=in_ns)
         return
     fuid = folder_uid(tid)
     folder = b.add("grafana", "folder", fuid, {"uid": fuid, "title": ftitle})

@@ -1,8 +1,8 @@
 """Bulk reads of the catalogs: each function runs exactly one query, whatever the number of objects.
 
 Roles, databases and database ACLs are cluster-wide and read through the admin database; schemas,
-relation and default ACLs and extensions live in each database and are read there, one query per
-resource type per database. Names are always bind parameters here, never part of the SQL text.
+relation and default ACLs and extensions live in each database and are read there, in one query
+per database (IN_DATABASE). Names are always bind parameters here, never part of the SQL text.
 """
 
 from __future__ import annotations
@@ -109,6 +109,23 @@ SELECT CASE d.defaclobjtype WHEN 'r' THEN 'default_table' ELSE 'default_sequence
 FROM pg_catalog.pg_default_acl d JOIN nsp ON nsp.oid = d.defaclnamespace CROSS JOIN grantees g
 WHERE d.defaclobjtype IN ('r', 'S')
 """
+
+# Everything ecpctl reads inside one tenant database, in one statement (one round trip, one plan):
+# SCHEMA_ACLS's rows, where the 'exists' row of each schema carries its owner in `role`, and one
+# 'extension' row per extension found (its schema in `role`, its version in `privileges`). A new
+# connection's first statement pays for loading the database's catalog caches, so at 500 tenant
+# databases a second and third statement on each cost about a fifth of the whole read.
+IN_DATABASE = (SCHEMA_ACLS
+               .replace("SELECT 'exists' AS kind, nsp.nspname AS schema, NULL::name AS role,",
+                        "SELECT 'exists' AS kind, nsp.nspname AS schema, "
+                        "pg_catalog.pg_get_userbyid(nsp.nspowner) AS role,")
+               + """UNION ALL
+SELECT 'extension', e.extname, n.nspname, NULL, ARRAY[e.extversion], NULL
+FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+WHERE e.extname = ANY(%(extensions)s)
+""")
+assert "pg_get_userbyid(nsp.nspowner) AS role" in IN_DATABASE
+
 
 # Relations of one kind in one schema that `role` does not own, with the privileges it holds on
 # each: what GRANT/REVOKE must touch to make "all tables in schema" exactly the desired set.
@@ -221,6 +238,27 @@ def schema_acls(conn: psycopg.Connection, schemas: Iterable[str], roles: Iterabl
         else:
             out.rows[(kind, schema, role, for_role)] = (list(privs), n)
     return out
+
+
+def in_database(conn: psycopg.Connection, schemas: Iterable[str], roles: Iterable[str],
+                extensions: Iterable[str]
+                ) -> tuple[dict[str, dict[str, Any]], DatabaseAcls, dict[str, dict[str, Any]]]:
+    """One database's schemas (owner), schema-level ACLs (as schema_acls) and extensions, in one
+    query (IN_DATABASE)."""
+    found: dict[str, dict[str, Any]] = {}
+    acls = DatabaseAcls()
+    exts: dict[str, dict[str, Any]] = {}
+    for kind, name, role, for_role, privs, n in _rows(
+            conn, IN_DATABASE, {"schemas": sorted(set(schemas)), "roles": sorted(set(roles)),
+                                "extensions": sorted(set(extensions))}):
+        if kind == "exists":
+            acls.schemas.add(name)
+            found[name] = {"owner": role}
+        elif kind == "extension":
+            exts[name] = {"schema": role, "version": privs[0]}
+        else:
+            acls.rows[(kind, name, role, for_role)] = (list(privs), n)
+    return found, acls, exts
 
 
 def relations(conn: psycopg.Connection, kind: str, schema: str, role: str

@@ -1,9 +1,10 @@
 """Assemble `observed` views for many objects from the bulk catalog reads.
 
 Queries: one per resource type in the admin database (roles, databases, database ACLs), then one
-per resource type in each tenant database that holds objects of interest (schemas, schema-level
-ACLs, extensions); the tenant databases are read in parallel. The count never depends on how many
-objects, privileges or tables there are.
+in each tenant database that holds objects of interest (its schemas, schema-level ACLs and
+extensions together); the tenant databases are read in parallel over the bounded pool, and only
+those of the read's resources (a `--target` plan reads its tenants' databases alone). The count
+never depends on how many objects, privileges or tables there are.
 """
 
 from __future__ import annotations
@@ -106,14 +107,9 @@ class Reader:
             want = per_db[db]
 
             def fn(conn: psycopg.Connection):
-                sch = (query("schemas", catalog.schemas, conn, want["schemas"])
-                       if want["schemas"] else {})
-                acl = (query("schema_grants", catalog.schema_acls, conn,
-                                   want["acl_schemas"], want["acl_roles"])
-                       if want["acl_schemas"] else catalog.DatabaseAcls())
-                ext = (query("extensions", catalog.extensions, conn, want["extensions"])
-                       if want["extensions"] else {})
-                return sch, acl, ext
+                return query("database_catalog", catalog.in_database, conn,
+                             want["schemas"] | want["acl_schemas"], want["acl_roles"],
+                             want["extensions"])
             try:
                 return db, self._pool.run(db, fn)
             except DatabaseMissing:
