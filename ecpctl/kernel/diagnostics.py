@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 
 class Severity(str, enum.Enum):
@@ -45,13 +46,13 @@ class Diagnostic:
         return ": ".join([*where, text])
 
     @classmethod
-    def error(cls, summary: str, **kw) -> "Diagnostic":
+    def error(cls, summary: str, **kw: Any) -> Diagnostic:
         return cls(Severity.ERROR, summary, **kw)
 
     @classmethod
-    def warning(cls, summary: str, **kw) -> "Diagnostic":
+    def warning(cls, summary: str, **kw: Any) -> Diagnostic:
         return cls(Severity.WARNING, summary, **kw)
 
 
-def has_errors(diags: "list[Diagnostic] | tuple[Diagnostic, ...]") -> bool:
+def has_errors(diags: list[Diagnostic] | tuple[Diagnostic, ...]) -> bool:
     return any(d.severity is Severity.ERROR for d in diags)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 class EcpctlError(Exception):
     """Base of every error the CLI reports as a one-line message with exit code 1."""
 
-    def __init__(self, message: str, *, diagnostics: "tuple[Diagnostic, ...]" = ()):
+    def __init__(self, message: str, *, diagnostics: tuple[Diagnostic, ...] = ()):
         super().__init__(message)
         self.diagnostics = tuple(diagnostics)
 
@@ -67,7 +67,7 @@ class ProviderError(EcpctlError):
         where = " ".join(p for p in (self.operation, self.address) if p)
         return f"{where}: {self.reason}" if where else self.reason
 
-    def located(self, address: str, operation: str | None = None) -> "ProviderError":
+    def located(self, address: str, operation: str | None = None) -> ProviderError:
         """The same error (same type, same cause) naming the operation and the address where it
         happened. What the error already names is kept, so nesting never repeats an address.
         Raise the result as it is (`raise exc.located(...)`): it chains the original itself."""

@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 ADDRESS_PREFIX = "tenant"
 
@@ -37,7 +37,7 @@ class Address:
                                                       self.name))
 
     @classmethod
-    def parse(cls, text: str) -> "Address":
+    def parse(cls, text: str) -> Address:
         """The parts of a typed address; the type may hold dots (`apps/v1.Deployment`), the name
         may not (records keep their parts, so a stored name with dots never needs parsing)."""
         parts = text.split(".")
@@ -48,7 +48,7 @@ class Address:
 
     @classmethod
     def from_parts(cls, address: str, tenant: str, provider: str, rtype: str,
-                   name: str) -> "Address":
+                   name: str) -> Address:
         """The identity of a serialized record (state row, saved plan) from its keys. When the
         stored `address` disagrees with its parts (a record moved by an older `state mv`, which
         rewrote the address alone) the address wins: it is what the record was keyed by."""

@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 MANAGED_BY_KEY = "app.kubernetes.io/managed-by"
 MANAGER = "ecpctl"
 MANAGED_BY = {MANAGED_BY_KEY: MANAGER}
 MANAGED_BY_SELECTOR = f"{MANAGED_BY_KEY}={MANAGER}"
 TENANT_LABEL = "ecp.ai/tenant"
-DASHBOARD_TAG = "ecp-ai"        # every ecpctl dashboard carries it: the Grafana provider's bulk search uses it
+# every ecpctl dashboard carries it: the Grafana provider's bulk search uses it
+DASHBOARD_TAG = "ecp-ai"
 
 OWNER_LABEL = "ecp.ai/owner"                 # value: owner_hash(workspace, lineage)
 OWNER_SELECTOR = OWNER_LABEL                 # "has an owner": every object this version marked
@@ -68,7 +70,7 @@ class Owner:
         return {"workspace": self.workspace, "lineage": self.lineage}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> "Owner | None":
+    def from_dict(cls, d: Mapping[str, Any] | None) -> Owner | None:
         if not d or not d.get("workspace"):
             return None
         return cls(str(d["workspace"]), str(d.get("lineage") or ""))

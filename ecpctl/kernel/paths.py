@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-PathKey = tuple  # a path as a tuple of dict keys (str) and list indexes (int)
+PathKey = tuple[Any, ...]  # a path as a tuple of dict keys (str) and list indexes (int)
 
 
 _PLAIN_KEY = re.compile(r"[^.\[\]\"]+")
@@ -56,7 +57,7 @@ def diff_paths(before: Any, after: Any) -> list[tuple[Any, ...]]:
     """Paths (as tuples) of every added, removed or changed leaf, sorted; computed with deepdiff."""
     if before == after:
         return []
-    from deepdiff import DeepDiff   # 0.1 s to import: only when something differs
+    from deepdiff import DeepDiff  # 0.1 s to import: only when something differs
 
     dd = DeepDiff(before, after, view="tree", ignore_order=False, verbose_level=2)
     paths: set[tuple[Any, ...]] = set()
@@ -82,7 +83,7 @@ def is_sensitive(path: Sequence[Any], sensitive: Iterable[str]) -> bool:
 REDACTED = "(sensitive value)"
 
 
-def redact(value: Any, sensitive: Iterable[str], _path: tuple = ()) -> Any:
+def redact(value: Any, sensitive: Iterable[str], _path: tuple[Any, ...] = ()) -> Any:
     """A copy of `value` with every sensitive subtree replaced by a marker."""
     sens = tuple(sensitive)
     if not sens:

@@ -7,8 +7,9 @@ and `tenant` are read through it. The serialized form keeps the five keys it alw
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ecpctl.kernel.identity import Address
 
@@ -55,7 +56,7 @@ class Resource(Identified):
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def recorded(self, observed: Mapping[str, Any], *, attributes: Mapping[str, Any] | None = None,
-                 private: Mapping[str, Any] | None = None) -> "ResourceState":
+                 private: Mapping[str, Any] | None = None) -> ResourceState:
         """What a provider returns after applying this resource: the same identity, sensitive
         paths and dependencies, with the read-back `observed`."""
         return ResourceState(addr=self.addr,
@@ -86,7 +87,7 @@ class ResourceState(Identified):
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "ResourceState":
+    def from_dict(cls, d: Mapping[str, Any]) -> ResourceState:
         return cls(
             addr=Address.from_parts(d["address"], d["tenant"], d["provider"], d["type"], d["name"]),
             attributes=d.get("attributes") or {},

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from ecpctl.kernel.errors import ProviderError
 
@@ -79,7 +80,7 @@ class RetryPolicy:
                 sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def with_attempts(self, attempts: int) -> "RetryPolicy":
+    def with_attempts(self, attempts: int) -> RetryPolicy:
         return RetryPolicy(attempts, self.base, self.cap, self.deadline, self.retry_after_cap)
 
 
