@@ -145,8 +145,11 @@ def _binding(kind: str, name: str, namespace: str | None, role_kind: str,
 def grant_for(resources: Iterable[Resource], *, service_account: str, namespace: str,
               namespaced: bool) -> Grant:
     resources = [r for r in resources if r.provider == "kubernetes"]
+    # and the namespaces ecpctl puts objects in without creating them (the fleet dashboard's)
     tenant_ns = sorted({r.attributes["metadata"]["name"] for r in resources
-                        if r.type == "v1.Namespace"})
+                        if r.type == "v1.Namespace"}
+                       | {ns for r in resources
+                          if (ns := r.attributes["metadata"].get("namespace"))})
     return Grant(service_account, namespace, rules_for(resources), namespaced, tuple(tenant_ns))
 
 

@@ -200,3 +200,13 @@ def test_render_writes_it_under_project(spec_dir, ecpctl, tmp_path):
     files = list((out / PROJECT_DIR).iterdir())
     assert [f.name for f in files] == ["05-configmap-ecp-ai-fleet-dashboard.yaml"]
     assert "namespace: monitoring" in files[0].read_text()
+
+
+def test_rbac_namespaced_grants_the_dashboards_namespace(spec_dir):
+    from ecpctl.rbac import grant_for
+    enable(spec_dir, "{enabled: true, namespace: observability}")
+    grant = grant_for(desired_state(spec_dir).resources, service_account="ecpctl",
+                      namespace="ecp-system", namespaced=True)
+    assert "observability" in grant.tenant_namespaces
+    roles = [o for o in grant.objects() if o["kind"] == "Role"]
+    assert "observability" in {r["metadata"]["namespace"] for r in roles}
