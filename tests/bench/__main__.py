@@ -52,19 +52,40 @@ def _total(counts: dict) -> int:
     return sum(v for k, v in counts.items() if k != "connections")
 
 
+def _cell(v) -> str:
+    return "" if v is None or v == "" else str(v)
+
+
 def print_table(rows: list[dict]) -> None:
-    print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}")
-    head = (f"{'scenario':<30}{'tenants':>8}{'resources':>10}{'wall s':>9}{'cpu s':>8}"
-            f"{'peak MiB':>9}{'obj/s':>8}{'growth':>8}{'kube req':>9}{'pg stmt':>8}")
+    """Every scenario, this run beside the figures before the fleet-scale work (tests/bench/
+    before.py) and the issue's target."""
+    from tests.bench.before import TARGETS, before
+    print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+          f", load average {os.getloadavg()[0]:.1f} at the end")
+    head = (f"{'scenario':<30}{'tenants':>8}{'resources':>10}{'wall s':>9}{'(before)':>9}"
+            f"{'cpu s':>8}{'(before)':>9}{'peak MiB':>9}{'(before)':>9}{'obj/s':>8}"
+            f"{'kube req':>9}{'(before)':>9}{'pg stmt (conn)':>16}{'(before)':>16}   target")
     print(head)
     print("-" * len(head))
     for r in rows:
         req = r.get("requests") or {}
         kube = _total(req["kubernetes"]) if "kubernetes" in req else ""
-        pg = _total(req["postgres"]) if "postgres" in req else ""
+        pg = ""
+        if "postgres" in req:
+            pg = f"{_total(req['postgres']):,}"
+            if req["postgres"].get("connections"):
+                pg += f" ({req['postgres']['connections']:,})"
+        scenario = "graph walk" if r["scenario"].startswith("graph walk") else r["scenario"]
+        b = before(scenario, r["tenants"])
+        if scenario == "graph walk":
+            b = r["before_100k"] if r.get("before_100k") and r["resources"] >= 99_000 else {}
+        target = TARGETS.get((scenario, r["resources"] if scenario == "graph walk" else r["tenants"]),
+                             "")
         print(f"{r['scenario']:<30}{r['tenants']:>8}{r['resources']:>10}{r['wall_s']:>9}"
-              f"{r['cpu_s']:>8}{r['peak_rss_mib']:>9}{str(r.get('objects_per_s') or ''):>8}"
-              f"{str(r.get('growth_vs_previous') or ''):>8}{str(kube):>9}{str(pg):>8}")
+              f"{_cell(b.get('wall_s')):>9}{r['cpu_s']:>8}{_cell(b.get('cpu_s')):>9}"
+              f"{r['peak_rss_mib']:>9}{_cell(b.get('peak_rss_mib')):>9}"
+              f"{_cell(r.get('objects_per_s')):>8}{_cell(kube):>9}{_cell(b.get('kube')):>9}"
+              f"{pg:>16}{_cell(b.get('pg')):>16}   {target}")
     print()
     for r in rows:
         req = r.get("requests") or {}
@@ -76,7 +97,9 @@ def print_table(rows: list[dict]) -> None:
         if r.get("changes") is not None:
             line += f"  changes={r['changes']}"
         if r.get("ecpctl_over_kubectl_wall") is not None:
-            line += f"  ecpctl/kubectl wall={r['ecpctl_over_kubectl_wall']}"
+            from tests.bench.before import BEFORE_OVER_KUBECTL
+            line += (f"  ecpctl/kubectl wall={r['ecpctl_over_kubectl_wall']} "
+                     f"(before {BEFORE_OVER_KUBECTL}), cpu={r.get('ecpctl_over_kubectl_cpu')}")
         print(line)
 
 

@@ -251,8 +251,8 @@ class Fleet:
         m.extra["objects_per_s"] = round(m.resources / m.wall_s, 1)
         return m
 
-    def plan(self, scenario: str, **kw) -> Measure:
-        m = self.measure(scenario, ["plan", str(self.spec), "--json"], **kw)
+    def plan(self, scenario: str, *extra: str, **kw) -> Measure:
+        m = self.measure(scenario, ["plan", str(self.spec), "--json", *extra], **kw)
         text = Path(m.extra["output"]).read_text()
         # under --profile, py-spy's own lines surround the JSON document
         doc, _ = json.JSONDecoder().raw_decode(text, text.index("{"))
@@ -292,8 +292,10 @@ def run_live(sizes: Sizes, root: Path, log: Callable[[str], None],
                        cmd=kubectl)
         mc.extra["objects_per_s"] = round(mc.resources / mc.wall_s, 1)
         ratio = round(mk.wall_s / mc.wall_s, 2)
-        mk.extra["ecpctl_over_kubectl_wall"] = ratio
-        mc.extra["ecpctl_over_kubectl_wall"] = ratio
+        cpu_ratio = round(mk.cpu_s / mc.cpu_s, 2) if mc.cpu_s else None
+        for m in (mk, mc):
+            m.extra["ecpctl_over_kubectl_wall"] = ratio
+            m.extra["ecpctl_over_kubectl_cpu"] = cpu_ratio
         keep(mk)
         keep(mc)
 
@@ -302,8 +304,11 @@ def run_live(sizes: Sizes, root: Path, log: Callable[[str], None],
         log(f"cold apply of {sizes.noop_large} tenants")
         keep(b.apply("cold apply", profile_dir=profile_dir))
         keep(b.plan("no-op plan", profile_dir=profile_dir))
-        write_light_tenant(b.spec, b.tenants[len(b.tenants) // 2], chatbot=150)
+        changed = b.tenants[len(b.tenants) // 2]
+        write_light_tenant(b.spec, changed, chatbot=150)
         keep(b.plan("one tenant changed", profile_dir=profile_dir))
+        # --target: reads scoped to the tenant (label selectors, its database alone)
+        keep(b.plan("plan --target 1 tenant", "--target", changed, profile_dir=profile_dir))
 
         # destroy of the first fleet
         log(f"destroy of {sizes.apply} tenants")
