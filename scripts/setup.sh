@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql postgresql-contrib)
-command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# the package carries both: promtool checks rules, the server runs in `ecpctl sandbox`
+{ command -v promtool && command -v prometheus; } >/dev/null 2>&1 || need+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}"

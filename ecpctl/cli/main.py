@@ -57,8 +57,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
            "Back up and restore tenant databases with pg_dump and pg_restore."),
     "doctor": ("ecpctl.cli.doctor_cmd:doctor_cmd",
                "Check the prerequisites of the targets the Project at PATH configures."),
-    "doctor": ("ecpctl.cli.doctor_cmd:doctor_cmd",
-               "Check the prerequisites of the targets the Project at PATH configures."),
     "sandbox": ("ecpctl.cli.sandbox_cmds:sandbox_group",
                 "Run a local Kubernetes with GPU nodes, Postgres, Prometheus and Alertmanager."),
     "sla": ("ecpctl.cli.sla_cmd:sla_cmd",
@@ -101,6 +99,11 @@ class EcpctlGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # the reader went away (`ecpctl plan | head`): stop quietly, as a SIGPIPE would,
+            # and keep Python from complaining again when it flushes stdout at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         except Exception as exc:  # noqa: BLE001 - the one place an unexpected error is caught
             crash.report(ctx, exc)
 

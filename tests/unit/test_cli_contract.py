@@ -44,3 +44,18 @@ def test_unreadable_single_dash_options_are_refused_in_one_line(ecpctl, typed, m
 def _examples():
     from pathlib import Path
     return Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    """`ecpctl plan ... | head -2`: no internal error, no traceback, no crash file; exit 141."""
+    proc = subprocess.Popen([sys.executable, "-m", "ecpctl", "plan", str(_examples()), "--no-refresh",
+                             "--full"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={"PATH": "/usr/bin:/bin", "ECPCTL_CRASH_DIR": str(tmp_path / "crash"),
+                                 "PYTHONPATH": str(_examples().parent), "NO_COLOR": "1"})
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert "internal error" not in err and "Traceback" not in err
+    assert not (tmp_path / "crash").exists()
