@@ -18,16 +18,26 @@ import shutil
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.bench.generate import write_light_tenant
-from tests.integration.faults_support import STARTED, Fleet, Proc, apply_after_kill
+from tests.integration.faults_support import (STARTED, Fleet, Proc, apply_after_kill,
+                                              fault_control_plane)
 from tests.integration.live_check import LiveCheck, desired_objects
 
 TALLIES: dict[str, Tally] = {}
+
+
+@pytest.fixture(scope="module")
+def cp() -> Iterator:
+    """The module's own control plane: the matrix kills and restarts things under it."""
+    with fault_control_plane() as plane:
+        yield plane
 
 
 @dataclass

@@ -25,25 +25,20 @@ import pytest
 from tests.bench.generate import write_light_tenant
 from tests.integration.faults_matrix import (
     Path_,
+    cp,  # noqa: F401 - the module's control plane
     kill_cycle,
     next_kill,
     report_lines,
     tally,
     watch_deleted,
 )
-from tests.integration.faults_support import fault_control_plane, fleet_factory, sigkill_postgres  # noqa: F401
+from tests.integration.faults_support import fleet_factory, sigkill_postgres  # noqa: F401
 from tests.integration.live_check import LiveCheck
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube, pytest.mark.postgres]
 
 SEED = 20250310
 KILLS = int(os.environ.get("ECPCTL_FAULT_KILLS", "10"))   # fewer only when debugging
-
-
-@pytest.fixture(scope="module")
-def cp() -> Iterator:
-    with fault_control_plane() as plane:
-        yield plane
 
 
 def _private_postgres():
@@ -179,29 +174,28 @@ def _restart_after_crash(server, rng: random.Random):
     return victim
 
 
+def _kills_under_a_server(p: Path_, server, prefix: str) -> None:
+    """A tenant created per kill; the server is SIGKILLed at a random moment of the apply."""
+    i = 0
+    while killed(p) < KILLS:
+        name = f"{prefix}{i:02d}"
+        p.universe.add(name)
+        write_light_tenant(p.fleet.spec, name)
+        kill_cycle(p, apply_cmd(p), victim=_restart_after_crash(server, p.rng), **next_kill(p))
+        i += 1
+
+
 def test_tenant_postgres_killed_mid_apply(cp, fleet_factory):
     with _private_postgres() as pg:
-        p = make_path("postgres-sigkill", cp, pg, fleet_factory, [], span=2.0)
-        i = 0
-        while killed(p) < KILLS:
-            name = f"p{i:02d}"
-            p.universe.add(name)
-            write_light_tenant(p.fleet.spec, name)
-            kill_cycle(p, apply_cmd(p), victim=_restart_after_crash(pg, p.rng), **next_kill(p))
-            i += 1
+        _kills_under_a_server(make_path("postgres-sigkill", cp, pg, fleet_factory, [], span=2.0),
+                              pg, "p")
 
 
 def test_state_postgres_killed_mid_apply(cp, tenant_pg, fleet_factory):
     with _private_postgres() as state_pg:
         url = state_pg.create_database("ecpctl_state")
-        p = make_path("state-db-sigkill", cp, tenant_pg, fleet_factory, [], span=2.0, state_url=url)
-        i = 0
-        while killed(p) < KILLS:
-            name = f"s{i:02d}"
-            p.universe.add(name)
-            write_light_tenant(p.fleet.spec, name)
-            kill_cycle(p, apply_cmd(p), victim=_restart_after_crash(state_pg, p.rng), **next_kill(p))
-            i += 1
+        _kills_under_a_server(make_path("state-db-sigkill", cp, tenant_pg, fleet_factory, [],
+                                        span=2.0, state_url=url), state_pg, "s")
 
 
 # --- the owner mark of a database: written after CREATE DATABASE ---------------------------------

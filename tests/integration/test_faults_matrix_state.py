@@ -25,12 +25,12 @@ from collections.abc import Iterator
 import pytest
 
 from tests.bench.generate import write_light_tenant
-from tests.integration.faults_support import (  # noqa: F401
+from tests.integration.faults_matrix import cp  # noqa: F401 - the module's control plane
+from tests.integration.faults_support import (
     Fleet,
     Proc,
     apply_after_kill,
-    fault_control_plane,
-    fleet_factory,
+    fleet_factory,  # noqa: F401 - a fixture
 )
 from tests.integration.live_check import LiveCheck
 
@@ -50,12 +50,6 @@ TRIGGERS = {
     "rekey": re.compile(r"SQL UPDATE resources SET"),
 }
 FIGURES: Counter = Counter()
-
-
-@pytest.fixture(scope="module")
-def cp() -> Iterator:
-    with fault_control_plane() as plane:
-        yield plane
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -16,7 +16,8 @@ import pytest
 
 from state.keys import NEW_KEY_ENV, generate_key
 from tests.integration.faults_support import Fleet
-from tests.unit.test_secrets_modes import _detach_cli_log_handlers, _hold_the_lock, forms
+from tests.unit.test_secrets_modes import _hold_the_lock
+from tests.unit.test_secrets_scan import _detach_cli_log_handlers, forms
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube, pytest.mark.postgres]
 

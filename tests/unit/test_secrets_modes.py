@@ -12,7 +12,6 @@ carrying them, the state keys, and the password of a state URL that cannot be re
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import subprocess
@@ -23,30 +22,9 @@ import pytest
 
 from state.keys import KEY_ENV, NEW_KEY_ENV, generate_key
 from tests.fakes.provider import FakeProvider, read_live
+from tests.unit.test_secrets_scan import ROLE, SECRET, _detach_cli_log_handlers, forms, live_secrets
 
-ROLE = "tenant.acme.postgres.role.acme_app"
-SECRET = "tenant.acme.kubernetes.v1.Secret.ecp-ai-db"
 DSN_PASSWORD = "Dsn-pw-never-shown-7"
-
-
-def forms(value: str) -> set[str]:
-    raw = value.encode()
-    out = {value}
-    for enc in (base64.b64encode, base64.urlsafe_b64encode):
-        out |= {enc(raw).decode(), enc(raw).decode().rstrip("=")}
-    return out
-
-
-def live_secrets() -> set[str]:
-    found: set[str] = set()
-    role = read_live(ROLE)
-    if role and role.get("password"):
-        found |= forms(role["password"])
-    sec = read_live(SECRET)
-    for v in (sec or {}).get("data", {}).values():
-        found.add(v)
-        found |= forms(base64.b64decode(v).decode())
-    return found
 
 
 class Scan:
@@ -235,13 +213,3 @@ def _hold_the_lock(ecpctl, holder_pid: int) -> str:
                       datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")))
     conn.close()
     return lock_id
-
-
-def _detach_cli_log_handlers() -> None:
-    for name in ("ecpctl", "providers", "state"):
-        logger = logging.getLogger(name)
-        for h in list(logger.handlers):
-            if isinstance(h, logging.FileHandler):
-                logger.removeHandler(h)
-                h.close()
-        logger.setLevel(logging.NOTSET)
