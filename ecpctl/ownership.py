@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from ecpctl.kernel import Diagnostic, ResourceState
 from ecpctl.kernel.ownership import Owner

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ecpctl.kernel import Address, Diagnostic, Resource, ResourceState
 from ecpctl.kernel.resource import Identified

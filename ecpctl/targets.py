@@ -5,7 +5,8 @@ Alertmanager URLs), and the check that a saved plan is applied to those same tar
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ecpctl.kernel import EcpctlError
 from providers.registry import ProviderSet

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
+from collections.abc import Callable, Mapping, Sequence
 
 from ecpctl.kernel import Address, Diagnostic, Resource, ResourceState
 from ecpctl.kernel.ownership import Owner

@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ecpctl.kernel import Diagnostic, ProviderNotConfigured, has_errors
 from ecpctl.kernel.ownership import Owner

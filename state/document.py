@@ -14,7 +14,8 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from ecpctl.kernel import StateError
 from ecpctl.kernel import ResourceState

@@ -7,9 +7,10 @@ form (state/document.py) separate from the tables (state/models.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timezone, UTC
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ecpctl.kernel import ResourceState
 
@@ -57,7 +58,7 @@ class TenantRecord:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "TenantRecord":
+    def from_dict(cls, d: Mapping[str, Any]) -> TenantRecord:
         return cls(
             tenant_id=d["tenant_id"], name=d.get("name") or "", preset=d["preset"],
             is_demo=bool(d.get("is_demo", False)), status=d.get("status") or "pending",
@@ -109,15 +110,15 @@ class VersionInfo:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _iso(ts: datetime | None) -> str | None:
-    return ts.astimezone(timezone.utc).isoformat() if ts is not None else None
+    return ts.astimezone(UTC).isoformat() if ts is not None else None
 
 
 def _parse_iso(text: str | None) -> datetime | None:
     if not text:
         return None
     ts = datetime.fromisoformat(text)
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)

@@ -7,7 +7,8 @@ the store can point at the newest intact history version.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from ecpctl.kernel import StateError
 from ecpctl.kernel import ResourceState

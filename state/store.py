@@ -67,7 +67,7 @@ class StateStore:
 
     @classmethod
     def open(cls, url: str | None, *, data_dir: Path, history_limit: int = HISTORY_LIMIT,
-             key: StateKey | None = FROM_ENV, readonly: bool = False) -> "StateStore":
+             key: StateKey | None = FROM_ENV, readonly: bool = False) -> StateStore:
         """None: SQLite at data_dir/state.db (0600, in a 0700 dir); else a SQLAlchemy URL.
 
         With a key, sensitive values are encrypted at rest (state/crypto.py); by default the key
@@ -99,7 +99,7 @@ class StateStore:
         finally:
             self._db.close()
 
-    def __enter__(self) -> "StateStore":
+    def __enter__(self) -> StateStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -38,7 +38,7 @@ class ApplyArgs:
     plan_shaping: tuple[str, ...] = ()    # plan-shaping options the user typed
 
     @classmethod
-    def parse(cls, ctx: click.Context, *, destroy: bool = False) -> "ApplyArgs":
+    def parse(cls, ctx: click.Context, *, destroy: bool = False) -> ApplyArgs:
         p = ctx.params
         return cls(path=p["path"], scope=PlanScope.parse(p, destroy=destroy),
                    providers=ProviderArgs.parse(p), lock=LockArgs.parse(p),

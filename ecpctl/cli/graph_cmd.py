@@ -19,7 +19,7 @@ class GraphArgs:
     as_json: bool = False
 
     @classmethod
-    def parse(cls, ctx: click.Context) -> "GraphArgs":
+    def parse(cls, ctx: click.Context) -> GraphArgs:
         p = ctx.params
         if p["as_json"] and given(ctx, "fmt"):
             raise click.UsageError("--format and --json exclude each other: --json prints the "

@@ -23,7 +23,7 @@ class ImportArgs:
     as_json: bool = False
 
     @classmethod
-    def parse(cls, ctx: click.Context) -> "ImportArgs":
+    def parse(cls, ctx: click.Context) -> ImportArgs:
         p = ctx.params
         return cls(address=p["address"], id=p["id"], spec_path=p["spec_path"],
                    providers=ProviderArgs.parse(p), lock=LockArgs.parse(p), as_json=p["as_json"])

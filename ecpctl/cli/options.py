@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 import click
 from click.core import ParameterSource
@@ -117,7 +118,7 @@ class PlanScope:
     adopt: bool = False
 
     @classmethod
-    def parse(cls, p: Mapping[str, Any], *, destroy: bool = False) -> "PlanScope":
+    def parse(cls, p: Mapping[str, Any], *, destroy: bool = False) -> PlanScope:
         return cls(targets=tuple(p.get("targets", ())), excludes=tuple(p.get("excludes", ())),
                    replace=tuple(p.get("replace", ())), refresh=bool(p.get("refresh", True)),
                    destroy=destroy or bool(p.get("destroy", False)),
@@ -137,7 +138,7 @@ class ProviderArgs:
     timeout: float = 300.0
 
     @classmethod
-    def parse(cls, p: Mapping[str, Any]) -> "ProviderArgs":
+    def parse(cls, p: Mapping[str, Any]) -> ProviderArgs:
         return cls(kubeconfig=p.get("kubeconfig"), kube_context=p.get("kube_context"),
                    strict=bool(p.get("strict", False)), parallelism=int(p.get("parallelism", 10)),
                    force_conflicts=bool(p.get("force_conflicts", False)),
@@ -157,7 +158,7 @@ class LockArgs:
     timeout: float = 0.0
 
     @classmethod
-    def parse(cls, p: Mapping[str, Any]) -> "LockArgs":
+    def parse(cls, p: Mapping[str, Any]) -> LockArgs:
         return cls(enabled=bool(p.get("lock", True)), timeout=float(p.get("lock_timeout", 0.0)))
 
 

@@ -28,7 +28,7 @@ class PlanArgs:
     full: bool = False
 
     @classmethod
-    def parse(cls, ctx: click.Context) -> "PlanArgs":
+    def parse(cls, ctx: click.Context) -> PlanArgs:
         p = ctx.params
         return cls(path=p["path"], scope=PlanScope.parse(p), providers=ProviderArgs.parse(p),
                    lock=LockArgs.parse(p), as_json=p["as_json"], out=p["out"],

@@ -12,7 +12,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import click
 
@@ -37,7 +37,7 @@ class StateLock:
         self._store = None
 
     @classmethod
-    def unlocked(cls, obj: CliContext) -> "StateLock":
+    def unlocked(cls, obj: CliContext) -> StateLock:
         return cls(obj, LockArgs(enabled=False), "")
 
     def take(self, store) -> None:

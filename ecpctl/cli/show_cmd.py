@@ -20,7 +20,7 @@ class ShowArgs:
     full: bool = False
 
     @classmethod
-    def parse(cls, ctx: click.Context) -> "ShowArgs":
+    def parse(cls, ctx: click.Context) -> ShowArgs:
         return cls(planfile=ctx.params["planfile"], as_json=ctx.params["as_json"],
                    full=ctx.params["full"])
 

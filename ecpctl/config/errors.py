@@ -10,7 +10,8 @@ import re
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from pydantic import BaseModel, ValidationError
 

@@ -5,7 +5,8 @@ derives from the plan (asked with SelfSubjectAccessReview)."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator, Mapping
+from typing import Any
+from collections.abc import Iterator, Mapping
 
 from ecpctl import rbac
 from ecpctl.doctor.checks import Check, Status, version_tuple

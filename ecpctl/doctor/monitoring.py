@@ -4,7 +4,8 @@ documents require (Alertmanager 0.25+, Grafana 9.0+); Grafana's token is tried a
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import httpx
 

@@ -3,7 +3,8 @@ create roles and databases (or is a superuser)."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ecpctl.doctor.checks import Check, Status
 from ecpctl.kernel import EcpctlError

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from ecpctl.kernel import Address, Resource, get_path, make_address
 from ecpctl.kernel.ownership import MANAGED_BY, TENANT_LABEL

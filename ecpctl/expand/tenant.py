@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ecpctl.kernel import ConfigError
 from ecpctl.expand.backup import expand_backup, resolve as resolve_backup

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from datetime import datetime, timezone, UTC
+from typing import Any
+from collections.abc import Callable, Iterable
 
 import click
 
@@ -33,7 +34,7 @@ ERRORED = {Action.CREATE: "Creation errored", Action.UPDATE: "Modifications erro
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def resource_json(c: ResourceChange) -> dict[str, Any]:

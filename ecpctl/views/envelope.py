@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from ecpctl import __version__
 from ecpctl.kernel.diagnostics import Diagnostic, Severity

@@ -3,7 +3,8 @@ the same edges listed from the resource that must exist first to the one that ne
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 import networkx as nx
 

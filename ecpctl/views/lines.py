@@ -8,7 +8,7 @@ its text, with the ANSI codes of its styles when the console shows colour.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from rich.color import ColorSystem
 from rich.console import Console

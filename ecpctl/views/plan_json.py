@@ -4,7 +4,8 @@ envelope of every command. Sensitive values are redacted."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
+from collections.abc import Callable, Iterable
 
 import click
 

@@ -11,7 +11,7 @@ always complete.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 from rich.text import Text
 

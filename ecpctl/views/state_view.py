@@ -3,7 +3,8 @@ state's keys for the JSON envelope. Sensitive values are always redacted."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from rich.console import Console
 from rich.text import Text

@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
+from collections.abc import Mapping
 
 from ecpctl.kernel.ownership import DASHBOARD_TAG as TAG
 from ecpctl.kernel import Conflict as KernelConflict

@@ -7,7 +7,8 @@ pod asking for more of a resource than any single node has can never be schedule
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from ecpctl.kernel import Diagnostic
 from ecpctl.kernel.quantity import format_cpu, parse_cpu, parse_memory_bytes

@@ -18,7 +18,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ecpctl.kernel import (Conflict, Forbidden, Invalid, NotFound, ProviderError, ServerError,
                            Throttled, Timeout, Unreachable)

@@ -4,7 +4,8 @@ live objects for the ownership check (docs/ownership.md)."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ecpctl.kernel.ownership import Owner, owner_of_metadata
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from providers.kubernetes.kinds import SECRET_VALUE_FIELDS
 

@@ -9,7 +9,8 @@ node advertises (`nvidia.com/gpu`, MIG slices such as `nvidia.com/mig-1g.10gb`),
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from ecpctl.kernel.quantity import parse_cpu, parse_memory_bytes
 

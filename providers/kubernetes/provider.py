@@ -15,7 +15,8 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar, Iterable, Mapping
+from typing import Any, ClassVar
+from collections.abc import Iterable, Mapping
 
 from ecpctl.kernel import retry
 from ecpctl.kernel.durations import parse_seconds

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
+from collections.abc import Iterable, Iterator
 
 from providers.kubernetes.client import KubeClient, KubeError
 from ecpctl.kernel.ownership import TENANT_LABEL

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from ecpctl.kernel import ProviderError
 from providers.kubernetes.client import KubeClient, KubeError

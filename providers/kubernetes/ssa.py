@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from providers.kubernetes.client import APPLY_PATCH, KubeClient, KubeError
 from providers.kubernetes.kinds import KindInfo

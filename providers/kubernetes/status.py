@@ -7,7 +7,8 @@ pending pods whose own conditions do not say why.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from ecpctl.kernel import Resource
 from providers.kubernetes.client import KubeClient

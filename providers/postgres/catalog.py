@@ -8,7 +8,8 @@ per database (IN_DATABASE). Names are always bind parameters here, never part of
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 import psycopg
 

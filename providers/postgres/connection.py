@@ -13,7 +13,8 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
@@ -44,7 +45,7 @@ class Settings:
 
     @classmethod
     def from_mapping(cls, settings: Mapping[str, Any], options: Mapping[str, Any] | None = None
-                     ) -> "Settings":
+                     ) -> Settings:
         opts = options or {}
         return cls(dsn_env=settings.get("dsnEnv") or DEFAULT_DSN_ENV,
                    dsn_file=settings.get("dsnFile") or None,

@@ -7,7 +7,8 @@ a password is composed in only as a SCRAM verifier computed on the client, never
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from psycopg import sql
 

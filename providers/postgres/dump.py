@@ -15,7 +15,8 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import psycopg
 from psycopg import conninfo as pg_conninfo

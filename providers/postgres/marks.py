@@ -10,7 +10,8 @@ the job instead of refusing its own database."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 import psycopg
 from psycopg import sql

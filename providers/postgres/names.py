@@ -7,7 +7,8 @@ every statement quotes names through `psycopg.sql.Identifier`, so such names are
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from typing import Any
+from collections.abc import Iterator, Mapping
 
 MAX_IDENTIFIER_BYTES = 63          # NAMEDATALEN - 1: Postgres truncates longer names without error
 

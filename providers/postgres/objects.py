@@ -10,7 +10,8 @@ normalized into the `observed` shape (what `read` returns), so that the two comp
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from providers.postgres import privileges as privs
 

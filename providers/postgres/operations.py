@@ -15,7 +15,8 @@ import threading
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
+from collections.abc import Callable, Iterator, Mapping
 
 import psycopg
 from psycopg import sql
@@ -84,7 +85,7 @@ class Ops:
 
     # --- plumbing ----------------------------------------------------------------------------
 
-    def _run(self, dbname: str, fn: Callable[["Step", psycopg.Connection], Any]) -> Any:
+    def _run(self, dbname: str, fn: Callable[[Step, psycopg.Connection], Any]) -> Any:
         step = Step()
         try:
             return self.pool.run(dbname, lambda conn: fn(step, conn))
@@ -93,7 +94,7 @@ class Ops:
                             scrub=self.scrub) from exc
 
     @contextmanager
-    def _serialized(self, step: "Step", conn: psycopg.Connection, key: tuple) -> Iterator[None]:
+    def _serialized(self, step: Step, conn: psycopg.Connection, key: tuple) -> Iterator[None]:
         """A transaction holding both the in-process lock and the advisory lock of `key`."""
         with self.locks.hold(key):
             with conn.transaction():

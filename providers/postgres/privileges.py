@@ -6,7 +6,7 @@ is expanded to that same set before comparing; comparisons are of sorted, de-dup
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from psycopg import sql
 

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, ClassVar
+from collections.abc import Iterator, Mapping
 
 import psycopg
 

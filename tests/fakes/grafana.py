@@ -28,7 +28,7 @@ import json
 import re
 import socket
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timezone, UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -39,7 +39,7 @@ UID = re.compile(r"[a-zA-Z0-9_-]{1,40}\Z")
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _slug(title: str) -> str:
@@ -138,7 +138,7 @@ class FakeGrafana:
     token = ADMIN_TOKEN
     viewer_token = VIEWER_TOKEN
 
-    def start(self) -> "FakeGrafana":
+    def start(self) -> FakeGrafana:
         self._thread.start()
         return self
 
@@ -147,7 +147,7 @@ class FakeGrafana:
         self._server.server_close()
         self._server.drop_connections()
 
-    def __enter__(self) -> "FakeGrafana":
+    def __enter__(self) -> FakeGrafana:
         return self.start()
 
     def __exit__(self, *exc) -> None:

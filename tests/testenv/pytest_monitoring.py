@@ -17,7 +17,7 @@ ECPCTL_SKIP_MONITORING=1 to skip the tests that need promtool or Alertmanager in
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

@@ -13,7 +13,7 @@ import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 VALID = ("apiVersion: ecp.ai/v1\nkind: Tenant\nmetadata:\n  name: {name}\nspec:\n"
          "  services:\n    chatbot: 10\n  sla:\n    availability: 99.5\n")

@@ -10,6 +10,7 @@ from ecpctl.kernel import StateError
 from state import TenantRecord
 from state.document import body_text, canonical, checksum, parse, resource_text, to_document
 from tests.unit.test_state_store import make_rs, make_tenant
+from datetime import UTC
 
 
 def test_canonical_is_sorted_and_compact():
@@ -58,8 +59,8 @@ def test_parse_refuses_non_documents():
 
 def test_tenant_record_dict_round_trip():
     from datetime import datetime, timezone
-    rec = make_tenant(created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
-                      updated_at=datetime(2026, 1, 2, 3, 4, 6, tzinfo=timezone.utc), storage_limit="100Gi")
+    rec = make_tenant(created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+                      updated_at=datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC), storage_limit="100Gi")
     assert TenantRecord.from_dict(json.loads(canonical(rec.to_dict()))) == rec
 
 
