@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import CliRunner
+
+from tests.integration.test_grafana_configmap_kube import run
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,12 +21,24 @@ TOKEN_ENV = "ECPCTL_TEST_GRAFANA_TOKEN"
 FLEET = ("--target", "_project")
 
 
-def run(tmp_path: Path, *args: str, env: dict | None = None):
-    from ecpctl.cli.main import cli
-    return CliRunner().invoke(cli, ["--data-dir", str(tmp_path / ".ecpctl"), *args],
-                              env={"ECPCTL_PROVIDER_OVERRIDES": "", "NO_COLOR": "1",
-                                   "COLUMNS": "200", **(env or {})},
-                              catch_exceptions=False)
+def project(providers: str, mode: str, fleet: str) -> str:
+    return f"""\
+apiVersion: ecp.ai/v1
+kind: Project
+metadata: {{name: fleet}}
+spec:
+  providers:
+{providers}
+  monitoring:
+    dashboardsMode: {mode}
+    fleetDashboard: {fleet}
+"""
+
+
+def kube_project(kubeconfig: Path, namespace: str, prefix: str = "ecp-ai-") -> str:
+    return project(f'    kubernetes: {{kubeconfig: "{kubeconfig}", namespacePrefix: {prefix}}}\n'
+                   "    grafana: {folderPrefix: Tenants}", "configmap",
+                   f"{{enabled: true, namespace: {namespace}}}")
 
 
 def specs(tmp_path: Path, project: str) -> Path:
@@ -40,18 +53,7 @@ def specs(tmp_path: Path, project: str) -> Path:
 def test_configmap_mode_on_the_api_server(tmp_path, kubeconfig, kube_api_client, namespace):
     from kubernetes import client as k8s
     prefix = f"f{uuid.uuid4().hex[:6]}-"
-    d = specs(tmp_path, f"""\
-apiVersion: ecp.ai/v1
-kind: Project
-metadata: {{name: fleet}}
-spec:
-  providers:
-    kubernetes: {{kubeconfig: "{kubeconfig}", namespacePrefix: {prefix}}}
-    grafana: {{folderPrefix: Tenants}}
-  monitoring:
-    dashboardsMode: configmap
-    fleetDashboard: {{enabled: true, namespace: {namespace}}}
-""")
+    d = specs(tmp_path, kube_project(kubeconfig, namespace, prefix))
     name = f"{prefix}fleet-dashboard"
     r = run(tmp_path, "apply", str(d), "--auto-approve", *FLEET)
     assert r.exit_code == 0, r.output
@@ -93,16 +95,7 @@ spec:
 @pytest.mark.kube
 def test_a_namespace_that_does_not_exist_fails_in_one_line(tmp_path, kubeconfig):
     missing = f"no-such-{uuid.uuid4().hex[:6]}"
-    d = specs(tmp_path, f"""\
-apiVersion: ecp.ai/v1
-kind: Project
-metadata: {{name: fleet}}
-spec:
-  providers:
-    kubernetes: {{kubeconfig: "{kubeconfig}"}}
-  monitoring:
-    fleetDashboard: {{enabled: true, namespace: {missing}}}
-""")
+    d = specs(tmp_path, kube_project(kubeconfig, missing))
     r = run(tmp_path, "apply", str(d), "--auto-approve", *FLEET)
     assert r.exit_code == 1, r.output
     assert "Traceback" not in r.output
@@ -111,17 +104,8 @@ spec:
 
 
 def grafana_project(url: str) -> str:
-    return f"""\
-apiVersion: ecp.ai/v1
-kind: Project
-metadata: {{name: fleet}}
-spec:
-  providers:
-    grafana: {{url: "{url}", tokenEnv: {TOKEN_ENV}, folderPrefix: ECP-AI}}
-  monitoring:
-    dashboardsMode: http
-    fleetDashboard: {{enabled: true}}
-"""
+    return project(f'    grafana: {{url: "{url}", tokenEnv: {TOKEN_ENV}, folderPrefix: ECP-AI}}',
+                   "http", "{enabled: true}")
 
 
 def test_http_mode_against_the_grafana_fake(tmp_path, fake_grafana):
