@@ -154,7 +154,7 @@ def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=N
                 writer.put_resource(ws, create(c, c.prior, False), lock=lock)
                 bump = "added" if c.action is Action.CREATE else "changed"
         except ProviderError as exc:
-            raise exc.located(address, op)
+            raise exc.located(address, op)  # noqa: B904 - located() chains the cause
         with counts_lock:
             counts[bump] += 1
 

@@ -134,7 +134,8 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
                                   strict=opts.strict,
                                   leaving=[s for s in scoped_prior if s.provider == name
                                            and s.address not in desired_in_scope])
-            resp = RETRY.call(lambda: providers.get(name).validate(req))
+            # called at once, within this iteration: the loop variables are the current ones
+            resp = RETRY.call(lambda: providers.get(name).validate(req))  # noqa: B023
             diags.extend(resp.diagnostics)
         live, read_diags, requests = _read_all(providers, scoped_desired, scoped_prior,
                                                opts.parallelism)
@@ -220,7 +221,7 @@ def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
             resp = RETRY.call(
                 lambda: providers.get(d.provider).plan(PlanRequest(desired=d, prior=p, live=lv)))
         except ProviderError as exc:
-            raise exc.located(d.address, "plan")
+            raise exc.located(d.address, "plan")  # noqa: B904 - located() chains the cause
         planned = dict(resp.planned)
         replace_paths = tuple(resp.requires_replace) or _static_replace(d.provider, d.type)
         provider_before = resp.before

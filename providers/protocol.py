@@ -154,7 +154,8 @@ class ImportResponse:
 
 
 class Provider(abc.ABC):
-    """Base class of every provider. Errors raised by methods must be `ecpctl.kernel.diagnostics.ProviderError`.
+    """Base class of every provider. Errors raised by methods must be
+    `ecpctl.kernel.diagnostics.ProviderError`.
 
     Implementations must be safe to call from several threads at once (apply is parallel).
     """
@@ -211,5 +212,5 @@ class Provider(abc.ABC):
         from ecpctl.kernel import ProviderError
         raise ProviderError(f"provider {self.name} cannot import {req.type}", address=req.address)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: most providers hold nothing to release
         """Release connections."""

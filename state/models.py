@@ -6,7 +6,7 @@ and a document can be spliced from rows without re-encoding them.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone, UTC
+from datetime import UTC, datetime
 
 from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Table, Text,
                         TypeDecorator)

@@ -7,7 +7,7 @@ form (state/document.py) separate from the tables (state/models.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, UTC
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 from collections.abc import Mapping

@@ -523,7 +523,8 @@ class StateStore:
 
     @staticmethod
     def _contents(conn: Connection, workspace: str):
-        res = conn.execute(select(R.c.address, R.c.data, R.c.checksum).where(R.c.workspace == workspace)).all()
+        res = conn.execute(select(R.c.address, R.c.data, R.c.checksum)
+                           .where(R.c.workspace == workspace)).all()
         ten = conn.execute(select(T).where(T.c.workspace == workspace).order_by(T.c.tenant_id)).all()
         return res, ten
 
@@ -547,7 +548,8 @@ class StateStore:
         if self._history_limit > 0:
             keep = (select(V.c.serial).where(V.c.workspace == workspace)
                     .order_by(V.c.serial.desc()).limit(self._history_limit))
-            conn.execute(delete(V).where(V.c.workspace == workspace, V.c.serial.not_in(keep.scalar_subquery())))
+            conn.execute(delete(V).where(V.c.workspace == workspace,
+                                         V.c.serial.not_in(keep.scalar_subquery())))
 
     @gc_paused()
     def _replace(self, conn: Connection, workspace: str, parsed: document.ParsedDocument,

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ecpctl.cli.options import DURATION, json_option
-from ecpctl.cli.report import choose, name
+from ecpctl.cli.report import choose
 from ecpctl.kernel import EcpctlError
 
 NOT_READY_EXIT = 3   # documented in status's help and docs/cli-reference.md: CI smoke tests use it

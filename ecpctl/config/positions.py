@@ -7,7 +7,6 @@ Built from the YAML parser's events (ecpctl/config/yaml_reader.py), then plain d
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 from collections.abc import Iterable, Mapping
 

@@ -247,7 +247,8 @@ Email = patterned(r"[^@\s]+@[^@\s]+\.[^@\s]+", "must be an email address like op
 ImageTag = patterned(r"[A-Za-z0-9_][A-Za-z0-9_.-]*",
                      "must be an image tag: letters, digits, '_', '.' and '-'", max_length=128)
 ImageRegistry = patterned(r"[A-Za-z0-9][A-Za-z0-9._:/-]*",
-                          "must be an image registry or repository prefix like ecp-ai or registry.example.com/ecp-ai",
+                          "must be an image registry or repository prefix like ecp-ai or "
+                          "registry.example.com/ecp-ai",
                           max_length=255)
 PgToken = patterned(r"[A-Za-z0-9_.-]+", "must be letters, digits, '_', '.' and '-'", max_length=63)
 

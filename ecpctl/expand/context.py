@@ -8,7 +8,7 @@ from typing import Any
 from collections.abc import Callable, Mapping
 
 from ecpctl.kernel import Address, Resource, get_path, make_address
-from ecpctl.kernel.ownership import MANAGED_BY, TENANT_LABEL
+from ecpctl.kernel.ownership import MANAGED_BY, TENANT_LABEL  # noqa: F401 - for ecpctl.expand.*
 from ecpctl.kernel.scrub import remember
 
 

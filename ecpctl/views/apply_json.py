@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone, UTC
+from datetime import UTC, datetime
 from typing import Any
 from collections.abc import Callable, Iterable
 

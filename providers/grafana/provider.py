@@ -207,7 +207,7 @@ class GrafanaProvider(Provider):
             else:
                 raise Invalid(f"unknown grafana resource type {d.type!r}")
         except ProviderError as exc:
-            raise exc.located(d.address, "apply")
+            raise exc.located(d.address, "apply")  # noqa: B904 - located() chains the cause
         return ApplyResponse(state=ResourceState(
             addr=d.addr, attributes=dict(d.attributes), observed=observed, sensitive=tuple(d.sensitive),
             depends_on=tuple(d.depends_on), private=private))
@@ -309,7 +309,7 @@ class GrafanaProvider(Provider):
                 except NotFound:
                     pass
         except ProviderError as exc:
-            raise exc.located(p.address, "delete")
+            raise exc.located(p.address, "delete")  # noqa: B904 - located() chains the cause
         return DeleteResponse()
 
     def import_resource(self, req: ImportRequest) -> ImportResponse:

@@ -350,7 +350,7 @@ class KubernetesProvider(Provider):
                                 or t.namespace in known_ns)))]
         if missing:
             with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
-                for (info, t), obj in zip(missing, pool.map(
+                for (_info, t), obj in zip(missing, pool.map(
                         lambda it: self._get(it[0], it[1].name, it[1].namespace), missing)):
                     if obj is not None and not _terminating(obj):
                         live[t.address] = LiveObject(ids[t.address], owned.observed(obj, self.manager),

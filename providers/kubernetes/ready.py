@@ -162,7 +162,8 @@ def pod_problem(pod: Mapping[str, Any]) -> str | None:
     phase = st.get("phase") or "Unknown"
     sched = _cond(pod, "PodScheduled")
     if sched is not None and sched.get("status") == "False":
-        return f"{phase}: {_scheduler_message(sched.get('message') or sched.get('reason') or 'unschedulable')}"
+        why = sched.get("message") or sched.get("reason") or "unschedulable"
+        return f"{phase}: {_scheduler_message(why)}"
     for cs in (st.get("initContainerStatuses") or []) + (st.get("containerStatuses") or []):
         waiting = (cs.get("state") or {}).get("waiting")
         if waiting and waiting.get("reason") not in (None, "ContainerCreating", "PodInitializing"):
@@ -170,7 +171,8 @@ def pod_problem(pod: Mapping[str, Any]) -> str | None:
             return f"{phase}: container {cs.get('name')} {waiting['reason']}{detail}"
         term = (cs.get("state") or {}).get("terminated")
         if term and term.get("exitCode"):
-            return f"{phase}: container {cs.get('name')} exited with {term.get('exitCode')} ({term.get('reason', '')})"
+            return (f"{phase}: container {cs.get('name')} exited with {term.get('exitCode')} "
+                    f"({term.get('reason', '')})")
     ready = _cond(pod, "Ready")
     if phase == "Running" and ready is not None and ready.get("status") == "True":
         return None
@@ -288,7 +290,8 @@ def wait_gone(client: KubeClient, info: KindInfo, name: str, namespace: str | No
 
 def _deleting_message(obj: Mapping[str, Any]) -> str:
     finalizers = list((obj.get("metadata") or {}).get("finalizers") or ())
-    finalizers += list((obj.get("spec") or {}).get("finalizers") or ()) if obj.get("kind") == "Namespace" else []
+    if obj.get("kind") == "Namespace":
+        finalizers += list((obj.get("spec") or {}).get("finalizers") or ())
     if obj.get("kind") == "Namespace":
         for c in (obj.get("status") or {}).get("conditions") or ():
             if c.get("type") == "NamespaceContentRemaining" and c.get("status") == "True":

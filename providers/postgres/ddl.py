@@ -14,7 +14,7 @@ from psycopg import sql
 
 from providers.postgres import privileges as privs
 
-I = sql.Identifier
+I = sql.Identifier  # noqa: E741 - reads as SQL does: I(name), L(value)
 L = sql.Literal
 S = sql.SQL
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 import psycopg
 from psycopg import sql
 
-from ecpctl.kernel import Conflict, Invalid, NotFound, ProviderError
+from ecpctl.kernel import Conflict, Invalid, NotFound
 from providers.postgres import catalog, ddl
 from providers.postgres import privileges as privs
 from providers.postgres.connection import DatabaseMissing, Pool, translate

@@ -274,7 +274,7 @@ def _addressed(address: str, operation: str) -> Iterator[None]:
     try:
         yield
     except ProviderError as exc:
-        raise exc.located(address, operation)
+        raise exc.located(address, operation)  # noqa: B904 - located() chains the cause
 
 
 def resource_problems(rtype: str, attrs: Mapping[str, Any], server_version: int = 170000

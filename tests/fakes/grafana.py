@@ -28,7 +28,7 @@ import json
 import re
 import socket
 import threading
-from datetime import datetime, timezone, UTC
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ecpctl.kernel import Severity
 from ecpctl.kernel import Address
-from ecpctl.kernel import Resource, make_address
+from ecpctl.kernel import Resource
 from providers.kubernetes.capacity import allocatable, check, pod_requests, tenant_needs
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecpctl.kernel import Resource, make_address
+from ecpctl.kernel import Resource
 from ecpctl.kernel import Address
 from providers.kubernetes import KubernetesProvider
 from providers.kubernetes.provider import desired_view

@@ -58,7 +58,7 @@ def test_parse_refuses_non_documents():
 
 
 def test_tenant_record_dict_round_trip():
-    from datetime import datetime, timezone
+    from datetime import datetime
     rec = make_tenant(created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
                       updated_at=datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC), storage_limit="100Gi")
     assert TenantRecord.from_dict(json.loads(canonical(rec.to_dict()))) == rec
