@@ -44,7 +44,7 @@ def test_second_apply_on_postgres_state_names_the_holder(pg_ecpctl):
         wait_for_lines(proc, r"Creating\.\.\.", 1)
         r = e("apply", str(spec), "--auto-approve", env={"ECPCTL_STATE_URL": url})
         assert r.exit_code == 1
-        assert re.search(r"state is locked by \S+@\S+ \(pid %d\) for apply" % proc.pid, r.output)
+        assert re.search(rf"state is locked by \S+@\S+ \(pid {proc.pid}\) for apply", r.output)
         # another workspace on the same database is not blocked
         assert e("workspace", "new", "production", env={"ECPCTL_STATE_URL": url}).exit_code == 0
         other = e("--workspace", "production", "apply", str(spec), "--auto-approve",

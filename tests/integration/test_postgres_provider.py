@@ -136,7 +136,7 @@ def test_hand_made_grant_revoke_and_alter_role_show_as_exactly_that_change(world
     w = world(tid, limit=20)
     w.apply()
     app, owner = f"{tid}_app", f"{tid}_owner"
-    I = sql.Identifier
+    I = sql.Identifier  # noqa: E741 - reads as SQL does: I(name)
 
     def as_admin(stmt, db=tid):
         with postgres_server.connect(db) as conn:
@@ -288,7 +288,7 @@ def test_dropping_a_role_that_owns_objects_in_two_databases(world, postgres_serv
     owner = f"{tid}_lonely"
     st = provider.apply(ApplyRequest(desired=role_resource(tid, owner), prior=None, live=None)).state
     dbs = [f"{tid}_one", f"{tid}_two"]
-    I = sql.Identifier
+    I = sql.Identifier  # noqa: E741 - reads as SQL does: I(name)
     try:
         for db in dbs:
             postgres_server.create_database(db)

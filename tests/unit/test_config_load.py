@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydantic import ValidationError
 
 from ecpctl.cli.main import cli
 from ecpctl.config import load_config
@@ -87,8 +88,8 @@ def test_digest_is_stable_and_order_free(tmp_path, examples):
     other = tmp_path / "other"
     (other / "nested").mkdir(parents=True)
     for i, src in enumerate(sorted(EXAMPLES.glob("*.yaml"), reverse=True)):
-        text = "\n".join(l for l in src.read_text(encoding="utf-8").splitlines()
-                         if not l.startswith("#"))
+        text = "\n".join(line for line in src.read_text(encoding="utf-8").splitlines()
+                         if not line.startswith("#"))
         target = other / ("nested" if i % 2 else ".") / f"z{i}.yml"
         target.write_text(text + "\n\n", encoding="utf-8")
     assert load_config(other).digest == examples.digest
@@ -161,7 +162,7 @@ def test_defaults():
 
 def test_models_are_frozen_and_round_trip(examples):
     t = examples.tenant("ai-call-center-prod").tenant
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         t.spec.preset = "small"  # type: ignore[misc]
     dumped = t.model_dump(mode="json", by_alias=True)
     assert dumped["spec"]["sla"] == {"availability": "99.95", "responseTime": "150ms",

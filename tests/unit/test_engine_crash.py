@@ -94,7 +94,7 @@ def test_second_apply_fails_naming_the_lock_holder(ecpctl, spec_dir):
         wait_for_lines(proc, r"Creating\.\.\.", 1)
         r = ecpctl("apply", str(spec_dir), "--auto-approve")
         assert r.exit_code == 1
-        assert re.search(r"state is locked by \S+@\S+ \(pid %d\) for apply" % proc.pid, r.output)
+        assert re.search(rf"state is locked by \S+@\S+ \(pid {proc.pid}\) for apply", r.output)
         r = ecpctl("apply", str(spec_dir), "--auto-approve", "--lock-timeout", "0.5")
         assert r.exit_code == 1 and "state is locked" in r.output
     finally:

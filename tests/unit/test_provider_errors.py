@@ -39,7 +39,7 @@ def test_messages_nest_operation_and_address_and_keep_type_and_cause():
         try:
             raise inner
         except ProviderError as exc:
-            raise exc.located("tenant.acme.postgres.role.acme_app", "apply")
+            raise exc.located("tenant.acme.postgres.role.acme_app", "apply")  # noqa: B904
     except ProviderError as outer:
         assert str(outer) == "apply tenant.acme.postgres.role.acme_app: ALTER ROLE: permission denied"
         assert type(outer) is Forbidden and outer.reason == "ALTER ROLE: permission denied"
