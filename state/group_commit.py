@@ -78,7 +78,9 @@ class GroupCommit:
         """The queued writes that can share a transaction: one workspace and lock, each address
         once (a second write of an address waits for the next transaction, keeping their order)."""
         first = self._queue[0]
-        batch, rest, seen = [], [], set()
+        batch: list[_Write] = []
+        rest: list[_Write] = []
+        seen: set[str] = set()
         for w in self._queue:
             if w.key == first.key and w.address not in seen and not rest:
                 batch.append(w)

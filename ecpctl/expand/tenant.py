@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ecpctl.kernel import ConfigError
+from ecpctl.kernel import ConfigError, Diagnostic
 from ecpctl.expand.backup import expand_backup, resolve as resolve_backup
 from ecpctl.expand.context import Builder, ExpandContext
 from ecpctl.expand.fleet import expand_project
@@ -29,7 +29,7 @@ def expand_tenant(lt, sizing, ctx: ExpandContext) -> list[Resource]:
 
 def expand_config(tenants: Iterable, sizings: dict, ctx: ExpandContext) -> tuple[Resource, ...]:
     out: list[Resource] = []
-    diags = []
+    diags: list[Diagnostic] = []
     for lt in tenants:
         try:
             out.extend(expand_tenant(lt, sizings[lt.tenant.metadata.name], ctx))

@@ -168,7 +168,7 @@ def _leading_tenant_routes(routes: list) -> int:
 
 
 def find_route(doc: CommentedMap, tenant: str) -> tuple[int, Mapping[str, Any]] | None:
-    routes = _root_routes(doc) or []
+    routes: list[Any] = _root_routes(doc) or []
     for i, r in enumerate(routes):
         if _route_tenant(r) == tenant:
             return i, r

@@ -412,7 +412,8 @@ class KubernetesProvider(Provider):
         `reclaim_replicas`: the spec no longer autoscales this Deployment, so `spec.replicas` held
         by the hand-over manager or an HPA controller (through /scale) is taken back.
         """
-        lost, foreign = [], []
+        lost: list[ssa.Conflict] = []
+        foreign: list[ssa.Conflict] = []
         adopted = prior is not None and bool((prior.private or {}).get("adopted"))
         for c in conflicts:
             # an import is consent to take over the fields the spec sets (recorded in attributes)
