@@ -18,7 +18,7 @@ from ecpctl.graph import build_graph
 from ecpctl.plan import Plan
 from ecpctl.planner import PlanOptions, PriorState, make_plan
 from ecpctl.kernel import Resource
-from ecpctl.sizing import TenantSizing, size_tenant
+from ecpctl.sizing import GpuShares, TenantSizing, size_tenant
 from ecpctl.workspaces import for_workspace
 from ecpctl.kernel import ResourceState
 from providers.registry import PROVIDER_NAMES, ProviderSet
@@ -33,8 +33,9 @@ class Desired:
 
 
 def size_all(config: Config) -> dict[str, TenantSizing]:
-    price = config.project.spec.price
-    return {lt.tenant.metadata.name: size_tenant(lt.tenant, price) for lt in config.tenants}
+    price, shares = config.project.spec.price, GpuShares.from_project(config.project)
+    return {lt.tenant.metadata.name: size_tenant(lt.tenant, price, shares=shares)
+            for lt in config.tenants}
 
 
 @contextmanager

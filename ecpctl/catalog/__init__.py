@@ -33,6 +33,9 @@ class ServiceProfile:
     cpu_limit_m: int
     memory_request_mi: int
     memory_limit_mi: int
+    # the extended resource one unit of `gpus_per_replica` is: a whole GPU, a MIG slice or a
+    # time-sliced share (the Project's gpuResources says how many units make one GPU)
+    gpu_resource: str = "nvidia.com/gpu"
 
     @property
     def uses_gpu(self) -> bool:
@@ -102,13 +105,20 @@ def _profile(name: str, d: Mapping[str, Any]) -> ServiceProfile:
         gpus_per_replica=int(d["gpusPerReplica"]),
         cpu_request_m=parse_cpu(d["cpu"]["request"]), cpu_limit_m=parse_cpu(d["cpu"]["limit"]),
         memory_request_mi=parse_memory(d["memory"]["request"]),
-        memory_limit_mi=parse_memory(d["memory"]["limit"]))
+        memory_limit_mi=parse_memory(d["memory"]["limit"]),
+        gpu_resource=str(d.get("gpuResource", "nvidia.com/gpu")))
+    check_profile(profile)
+    return profile
+
+
+def check_profile(profile: ServiceProfile) -> None:
+    """Raise ValueError naming what is inconsistent in one replica's figures."""
+    name = profile.name
     if profile.sessions_per_replica < 1 or profile.gpus_per_replica < 0:
         raise ValueError(f"{name}: sessionsPerReplica must be >= 1 and gpusPerReplica >= 0")
     if profile.cpu_request_m > profile.cpu_limit_m or \
             profile.memory_request_mi > profile.memory_limit_mi:
         raise ValueError(f"{name}: a request is above its limit")
-    return profile
 
 
 def _preset(name: str, d: Mapping[str, Any]) -> Preset:

@@ -55,7 +55,7 @@ def unique_tenants(tenants: list[Parsed]) -> tuple[list[Parsed], list[Diagnostic
 
 
 def tenant_against_project(t: Parsed, project: Project, catalog: ServiceCatalog) -> list[Diagnostic]:
-    from ecpctl.sizing import limit_problems, preset_problem
+    from ecpctl.sizing import GpuShares, limit_problems, preset_problem
 
     tenant: Tenant = t.model
     diags = []
@@ -68,7 +68,9 @@ def tenant_against_project(t: Parsed, project: Project, catalog: ServiceCatalog)
 
     prices = project.spec.price.gpuHour
     gpu_type = tenant.spec.gpuType
-    uses_gpu = any(catalog.service(s).uses_gpu for s in tenant.spec.active_services)
+    overrides = tenant.spec.serviceOverrides
+    uses_gpu = any(catalog.service(s).uses_gpu or getattr(overrides.get(s), "gpusPerReplica", 0)
+                   for s in tenant.spec.active_services)
     explicit = "gpuType" in tenant.spec.model_fields_set
     if gpu_type not in prices and (uses_gpu or explicit):
         known = ", ".join(sorted(prices)) or "none"
@@ -78,7 +80,7 @@ def tenant_against_project(t: Parsed, project: Project, catalog: ServiceCatalog)
 
     over = limit_problems(tenant, catalog)
     diags.extend(at(t.doc, p.path, str(p)) for p in over)
-    problem = None if over else preset_problem(tenant, catalog)
+    problem = None if over else preset_problem(tenant, catalog, GpuShares.from_project(project))
     if problem is not None:
         diags.append(at(t.doc, problem.path, str(problem)))
     return diags

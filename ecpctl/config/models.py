@@ -362,6 +362,38 @@ class AutoscalingSpec(SpecModel):
         70, description="HPA target average CPU utilization in percent.")
 
 
+GpuResourceName = patterned(
+    r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[a-z0-9]([-a-z0-9_.]*[a-z0-9])?",
+    "must be an extended resource name like nvidia.com/gpu or nvidia.com/mig-1g.10gb",
+    max_length=253)
+
+
+class CpuPair(SpecModel):
+    request: CpuQuantity | None = None
+    limit: CpuQuantity | None = None
+
+
+class MemoryPair(SpecModel):
+    request: MemoryQuantity | None = None
+    limit: MemoryQuantity | None = None
+
+
+class ServiceOverride(SpecModel):
+    """This tenant's own figures for one service type, over the catalog's (docs/sizing.md)."""
+
+    sessionsPerReplica: whole_number(ge=1, cap=MAX_SESSIONS,  # type: ignore[valid-type]
+                                     cap_reason=" (the largest 64-bit integer)") | None = Field(
+        None, description="Concurrent sessions one replica serves.")
+    gpuResource: GpuResourceName | None = Field(  # type: ignore[valid-type]
+        None, description="Extended resource the replica requests its GPU as: nvidia.com/gpu, a "
+                          "MIG profile (nvidia.com/mig-1g.10gb) or a time-sliced resource; "
+                          "the Project's gpuResources says how many make one GPU.")
+    gpusPerReplica: whole_number(ge=0, le=64) | None = Field(  # type: ignore[valid-type]
+        None, description="Units of gpuResource per replica.")
+    cpu: CpuPair | None = Field(None, description="CPU request and limit of one replica.")
+    memory: MemoryPair | None = Field(None, description="Memory request and limit of one replica.")
+
+
 class TenantSpec(SpecModel):
     preset: Literal["small", "medium", "large", "auto"] = Field(
         "auto", description="Quota tier. auto picks the smallest tier that fits the load.")
@@ -376,6 +408,10 @@ class TenantSpec(SpecModel):
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     ingress: IngressSpec | None = None
     autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec)
+    serviceOverrides: dict[ServiceType, ServiceOverride] = Field(
+        default_factory=dict, description="Per-service figures of this tenant over the service "
+                                          "catalog's: sessions per replica, GPU resource and "
+                                          "count, CPU and memory.")
 
     @field_validator("services")
     @classmethod
@@ -607,6 +643,13 @@ class EgressPolicy(SpecModel):
     cidrs: list[Cidr] = Field(default_factory=list, description="Further destinations, any port.")
 
 
+class GpuResource(SpecModel):
+    perGpu: whole_number(ge=1, le=64) = Field(  # type: ignore[valid-type]
+        description="Units of this resource one physical GPU provides: the device plugin's "
+                    "time-slicing replicas, or the slices of this MIG profile per GPU (7 for "
+                    "mig-1g.10gb on an A100 80GB).")
+
+
 class ClusterPolicy(SpecModel):
     limitRange: LimitRangePolicy = Field(default_factory=LimitRangePolicy)
     quotaObjects: QuotaObjects = Field(default_factory=QuotaObjects)
@@ -636,6 +679,11 @@ class ProjectSpec(SpecModel):
         description="GPU type -> value of the nvidia.com/gpu.product node label that device "
                     "plugins set (t4: Tesla-T4). A GPU service of a tenant whose gpuType is "
                     "listed gets that node selector, and capacity is counted on those nodes.")
+    gpuResources: dict[GpuResourceName, GpuResource] = Field(  # type: ignore[valid-type]
+        default_factory=dict,
+        description="GPU resources that are a share of a physical GPU: how many units of each "
+                    "one GPU provides (time-slicing replicas, MIG slices). nvidia.com/gpu is 1 "
+                    "unless listed.")
     backup: ProjectBackup = Field(default_factory=ProjectBackup,
                                   description="Tenant database backups: defaults of every tenant.")
     policy: ClusterPolicy = Field(default_factory=ClusterPolicy,

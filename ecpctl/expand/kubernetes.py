@@ -142,8 +142,8 @@ def expand_kubernetes(b: Builder, ctx: ExpandContext, lt, sizing, *, db: dict | 
             }],
         }
         if svc.gpus_per_replica:
-            requests[GPU] = str(svc.gpus_per_replica)
-            limits[GPU] = str(svc.gpus_per_replica)
+            requests[svc.gpu_resource] = str(svc.gpus_per_replica)   # a MIG or shared GPU too
+            limits[svc.gpu_resource] = str(svc.gpus_per_replica)
             pod_spec["tolerations"] = [{"key": GPU, "operator": "Exists", "effect": "NoSchedule"}]
             product = ctx.project.spec.gpuProducts.get(spec.gpuType)
             if product:     # the GPU type places the pod (docs/capacity.md)
