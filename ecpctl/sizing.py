@@ -6,11 +6,14 @@ Pure functions over a Tenant and the service catalog; docs/sizing.md states the 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+from fractions import Fraction
 from typing import Any
 
-from ecpctl.catalog import Preset, ServiceCatalog, default_catalog
+from ecpctl.catalog import Preset, ServiceCatalog, ServiceProfile, default_catalog
+from ecpctl.catalog.tenant import NO_SHARING, WHOLE_GPU, GpuShares, OverrideError, tenant_profile
 from ecpctl.config.limits import INT32_MAX, INT64_MAX
 from ecpctl.config.models import PriceTable, Tenant, did_you_mean
 from ecpctl.kernel import ConfigError
@@ -19,7 +22,7 @@ from ecpctl.kernel.quantity import format_cpu, format_memory
 HA_AVAILABILITY = Decimal("99.9")   # at or above: at least HA_MIN_REPLICAS of every service
 HA_MIN_REPLICAS = 2
 ABOVE_LARGEST = "+"                 # "large+": a computed quota above the largest tier
-GPU_RESOURCE = "nvidia.com/gpu"
+GPU_RESOURCE = WHOLE_GPU
 CENT = Decimal("0.01")
 MEBI = 1024 * 1024
 # Enough digits for the largest cost the spec's limits allow (int32 replicas x the price cap x
@@ -59,6 +62,8 @@ class ServiceSizing:
     # else replace in place (a GPU service in a tier whose GPUs are all used)
     max_surge: int = 1
     max_unavailable: int = 0
+    gpu_resource: str = GPU_RESOURCE   # what gpus_per_replica and total_gpu count
+    gpus: Fraction = Fraction(0)       # physical GPUs all replicas amount to (a MIG slice: 1/7)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,12 +75,12 @@ class ServiceSizing:
                             "cpu_limit": format_cpu(self.cpu_limit_m),
                             "memory_request": format_memory(self.memory_request_mi),
                             "memory_limit": format_memory(self.memory_limit_mi),
-                            "gpus": self.gpus_per_replica},
+                            "gpus": self.gpus_per_replica, "gpu_resource": self.gpu_resource},
             "total": {"cpu_request_m": self.total_cpu_request_m,
                       "cpu_limit_m": self.total_cpu_limit_m,
                       "memory_request_mi": self.total_memory_request_mi,
                       "memory_limit_mi": self.total_memory_limit_mi,
-                      "gpus": self.total_gpu},
+                      "gpus": self.total_gpu, "physical_gpus": gpu_number(self.gpus)},
             "monthly_cost": str(self.monthly_cost),
         }
 
@@ -99,6 +104,10 @@ class TenantSizing:
     gpu_type: str = "t4"
     ha: bool = False
     pods_limit: int = 0
+    # requests.<resource> of the quota for every GPU resource: the tier's GPUs less what the
+    # tenant's other GPU resources use, in this resource's units (see gpu_quota)
+    gpu_quota: tuple[tuple[str, int], ...] = ((GPU_RESOURCE, 0),)
+    physical_gpus: Fraction = Fraction(0)    # exact sum; total_gpu is it rounded up
 
     @property
     def total_replicas(self) -> int:
@@ -116,7 +125,7 @@ class TenantSizing:
             "pods": str(self.pods_limit),
             "requests.cpu": cpu,
             "requests.memory": mem,
-            f"requests.{GPU_RESOURCE}": str(self.gpu_limit),
+            **{f"requests.{name}": str(units) for name, units in self.gpu_quota},
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,17 +140,26 @@ class TenantSizing:
                       "cpu_limit_m": self.total_cpu_limit_m,
                       "memory_request_mi": self.total_memory_request_mi,
                       "memory_limit_mi": self.total_memory_limit_mi,
-                      "gpus": self.total_gpu},
+                      "gpus": self.total_gpu, "physical_gpus": gpu_number(self.physical_gpus)},
             "services": [s.to_dict() for s in self.services],
             "monthly_cost": str(self.monthly_cost), "currency": self.currency,
         }
+
+
+def gpu_number(gpus: Fraction) -> int | float:
+    """Physical GPUs as a JSON number: whole when whole, else to 3 decimals (1/7 -> 0.143)."""
+    return int(gpus) if gpus.denominator == 1 else round(float(gpus), 3)
+
+
+def format_gpus(gpus: Fraction) -> str:
+    return str(gpu_number(gpus))
 
 
 @dataclass(frozen=True)
 class _Need:
     cpu_m: int
     memory_mi: int
-    gpus: int
+    gpus: Fraction
 
     def fits(self, p: Preset) -> bool:
         return self.cpu_m <= p.cpu_m and self.memory_mi <= p.memory_mi and self.gpus <= p.gpus
@@ -153,7 +171,7 @@ class _Need:
         if self.memory_mi > p.memory_mi:
             out.append(f"memory limits {format_memory(self.memory_mi)} > {format_memory(p.memory_mi)}")
         if self.gpus > p.gpus:
-            out.append(f"GPUs {self.gpus} > {p.gpus}")
+            out.append(f"GPUs {format_gpus(self.gpus)} > {p.gpus}")
         return out
 
 
@@ -169,18 +187,32 @@ def is_ha(tenant: Tenant) -> bool:
     return tenant.spec.sla.availability >= HA_AVAILABILITY
 
 
-def _service_sizing(tenant: Tenant, name: str, sessions: int, catalog: ServiceCatalog,
-                    gpu_price: Decimal | None, price: PriceTable) -> ServiceSizing:
-    prof = catalog.service(name)
+def profiles(tenant: Tenant, catalog: ServiceCatalog) -> Iterator[tuple[str, int, ServiceProfile]]:
+    """(service, sessions, the tenant's profile of it) for each deployed service; an override
+    that makes a profile inconsistent is a SizingError at its field."""
+    overrides = tenant.spec.serviceOverrides
+    for name, sessions in tenant.spec.active_services.items():
+        try:
+            yield name, sessions, tenant_profile(catalog, name, overrides)
+        except OverrideError as exc:
+            raise SizingError(str(exc), exc.path) from None
+
+
+def _service_sizing(tenant: Tenant, name: str, sessions: int, prof: ServiceProfile,
+                    shares: GpuShares, gpu_price: Decimal | None, price: PriceTable
+                    ) -> ServiceSizing:
     spec = tenant.spec
     n = replicas_for(sessions, prof.sessions_per_replica, is_ha(tenant))
     max_n = n * spec.autoscaling.maxReplicasFactor if spec.autoscaling.enabled else n
     total_gpu = n * prof.gpus_per_replica
+    gpus = shares.gpus(prof.gpu_resource, total_gpu)
     cpu_req, mem_req = n * prof.cpu_request_m, n * prof.memory_request_mi
     with localcontext(COST_CONTEXT):
+        # a share of a GPU costs its share of the GPU's price
+        gpu_cost = (Decimal(gpus.numerator) / Decimal(gpus.denominator) * gpu_price
+                    if total_gpu else Decimal(0))
         hourly = (Decimal(cpu_req) / 1000 * price.cpuCoreHour
-                  + Decimal(mem_req) / 1024 * price.memoryGiBHour
-                  + (Decimal(total_gpu) * gpu_price if total_gpu else Decimal(0)))
+                  + Decimal(mem_req) / 1024 * price.memoryGiBHour + gpu_cost)
         monthly = (hourly * price.hoursPerMonth).quantize(CENT, rounding=ROUND_HALF_UP)
     return ServiceSizing(
         service=name, sessions=sessions, replicas=n, max_replicas=max_n,
@@ -190,29 +222,36 @@ def _service_sizing(tenant: Tenant, name: str, sessions: int, catalog: ServiceCa
         image=f"{spec.image.registry}/{prof.image}:{spec.image.tag}",
         total_cpu_request_m=cpu_req, total_cpu_limit_m=n * prof.cpu_limit_m,
         total_memory_request_mi=mem_req, total_memory_limit_mi=n * prof.memory_limit_mi,
-        total_gpu=total_gpu,
+        total_gpu=total_gpu, gpu_resource=prof.gpu_resource, gpus=gpus,
         monthly_cost=monthly,
         min_available=n - 1 if n >= 2 else 0)
 
 
 def _with_rollout(svc: ServiceSizing, tier: Preset, need: _Need) -> ServiceSizing:
     """One surge pod when the tier holds it next to everything else, else one pod down at a time."""
+    one_pod_gpus = svc.gpus / svc.replicas if svc.replicas else Fraction(0)
     room = (svc.cpu_limit_m <= tier.cpu_m - need.cpu_m
             and svc.memory_limit_mi <= tier.memory_mi - need.memory_mi
-            and svc.gpus_per_replica <= tier.gpus - need.gpus)
+            and one_pod_gpus <= tier.gpus - need.gpus)
     return replace(svc, max_surge=1, max_unavailable=0) if room else \
         replace(svc, max_surge=0, max_unavailable=1)
 
 
-def _need(tenant: Tenant, catalog: ServiceCatalog) -> _Need:
-    cpu = mem = gpus = 0
-    for name, sessions in tenant.spec.active_services.items():
-        prof = catalog.service(name)
+def service_needs(tenant: Tenant, catalog: ServiceCatalog, shares: GpuShares = NO_SHARING
+                  ) -> dict[str, _Need]:
+    """What each deployed service adds to the tier: its replicas' CPU and memory limits and GPUs."""
+    out = {}
+    for name, sessions, prof in profiles(tenant, catalog):
         n = replicas_for(sessions, prof.sessions_per_replica, is_ha(tenant))
-        cpu += n * prof.cpu_limit_m
-        mem += n * prof.memory_limit_mi
-        gpus += n * prof.gpus_per_replica
-    return _Need(cpu, mem, gpus)
+        out[name] = _Need(n * prof.cpu_limit_m, n * prof.memory_limit_mi,
+                          shares.gpus(prof.gpu_resource, n * prof.gpus_per_replica))
+    return out
+
+
+def _need(tenant: Tenant, catalog: ServiceCatalog, shares: GpuShares = NO_SHARING) -> _Need:
+    parts = service_needs(tenant, catalog, shares).values()
+    return _Need(sum(p.cpu_m for p in parts), sum(p.memory_mi for p in parts),
+                 sum((p.gpus for p in parts), Fraction(0)))
 
 
 def _above_largest(need: _Need, largest: Preset) -> Preset:
@@ -221,10 +260,10 @@ def _above_largest(need: _Need, largest: Preset) -> Preset:
         name=largest.name + ABOVE_LARGEST, description="computed above the largest tier",
         cpu_m=max(largest.cpu_m, -(-need.cpu_m // 1000) * 1000),
         memory_mi=max(largest.memory_mi, -(-need.memory_mi // 1024) * 1024),
-        gpus=max(largest.gpus, need.gpus))
+        gpus=max(largest.gpus, math.ceil(need.gpus)))
 
 
-def _resolve(tenant: Tenant, need: _Need, catalog: ServiceCatalog) -> Preset:
+def resolve_tier(tenant: Tenant, need: _Need, catalog: ServiceCatalog) -> Preset:
     requested = tenant.spec.preset
     smallest_fit = next((p for p in catalog.presets.values() if need.fits(p)), None)
     if requested == "auto":
@@ -250,8 +289,11 @@ def limit_problems(tenant: Tenant, catalog: ServiceCatalog | None = None) -> lis
     out: list[SizingError] = []
     factor = spec.autoscaling.maxReplicasFactor if spec.autoscaling.enabled else 1
     cpu_m = memory_b = 0
-    for name, sessions in spec.active_services.items():
-        prof = catalog.service(name)
+    try:
+        found = list(profiles(tenant, catalog))
+    except SizingError as exc:
+        return [exc]
+    for name, sessions, prof in found:
         n = replicas_for(sessions, prof.sessions_per_replica, is_ha(tenant))
         path = ("spec", "services", name)
         if n > INT32_MAX:
@@ -277,30 +319,55 @@ def limit_problems(tenant: Tenant, catalog: ServiceCatalog | None = None) -> lis
     return out
 
 
-def preset_problem(tenant: Tenant, catalog: ServiceCatalog | None = None) -> SizingError | None:
+def tier_of(tenant: Tenant, catalog: ServiceCatalog, shares: GpuShares = NO_SHARING) -> Preset:
+    """The quota tier the tenant's load resolves to; raises SizingError."""
+    return resolve_tier(tenant, _need(tenant, catalog, shares), catalog)
+
+
+def preset_problem(tenant: Tenant, catalog: ServiceCatalog | None = None,
+                   shares: GpuShares = NO_SHARING) -> SizingError | None:
     """The reason the tenant's explicit preset cannot hold its load, or None."""
     catalog = catalog or default_catalog()
     try:
-        _resolve(tenant, _need(tenant, catalog), catalog)
+        tier_of(tenant, catalog, shares)
     except SizingError as exc:
         return exc
     return None
 
 
-def size_tenant(tenant: Tenant, price: PriceTable, catalog: ServiceCatalog | None = None
-                ) -> TenantSizing:
-    """Replicas, resources, quota tier and monthly cost of one tenant; raises SizingError."""
+def gpu_quota(services: tuple[ServiceSizing, ...], tier: Preset, shares: GpuShares
+              ) -> tuple[tuple[str, int], ...]:
+    """The quota of each GPU resource the tenant uses (and always nvidia.com/gpu): the tier's
+    GPUs less what its other GPU resources use at their baseline, in this resource's units.
+
+    A ResourceQuota cannot cap a weighted sum of resources, so each resource may grow into the
+    tier's spare GPUs while the others stay at their baseline; with whole GPUs only this is
+    the tier's GPU count, as before."""
+    used: dict[str, Fraction] = {GPU_RESOURCE: Fraction(0)}
+    for s in services:
+        if s.total_gpu:
+            used[s.gpu_resource] = used.get(s.gpu_resource, Fraction(0)) + s.gpus
+    total = sum(used.values(), Fraction(0))
+    return tuple((name, shares.units(name, tier.gpus - (total - mine)))
+                 for name, mine in sorted(used.items()))
+
+
+def size_tenant(tenant: Tenant, price: PriceTable, catalog: ServiceCatalog | None = None,
+                shares: GpuShares = NO_SHARING) -> TenantSizing:
+    """Replicas, resources, quota tier and monthly cost of one tenant; raises SizingError.
+
+    `shares` (GpuShares.from_project) says how many units of each GPU resource make one GPU."""
     catalog = catalog or default_catalog()
-    need = _need(tenant, catalog)
-    tier = _resolve(tenant, need, catalog)
+    need = _need(tenant, catalog, shares)
+    tier = resolve_tier(tenant, need, catalog)
     gpu_type = tenant.spec.gpuType
     gpu_price = price.gpuHour.get(gpu_type)
     if need.gpus and gpu_price is None:
         raise SizingError(f"GPU type '{gpu_type}' has no price in the project's price.gpuHour",
                           ("spec", "gpuType"))
-    services = tuple(_with_rollout(_service_sizing(tenant, name, sessions, catalog, gpu_price, price),
-                                   tier, need)
-                     for name, sessions in tenant.spec.active_services.items())
+    services = tuple(_with_rollout(_service_sizing(tenant, name, sessions, prof, shares,
+                                                   gpu_price, price), tier, need)
+                     for name, sessions, prof in profiles(tenant, catalog))
     return TenantSizing(
         tenant_id=tenant.metadata.name, preset=tier.name, requested_preset=tenant.spec.preset,
         services=services, cpu_limit_m=tier.cpu_m, memory_limit_mi=tier.memory_mi,
@@ -309,7 +376,8 @@ def size_tenant(tenant: Tenant, price: PriceTable, catalog: ServiceCatalog | Non
         total_cpu_limit_m=sum(s.total_cpu_limit_m for s in services),
         total_memory_request_mi=sum(s.total_memory_request_mi for s in services),
         total_memory_limit_mi=sum(s.total_memory_limit_mi for s in services),
-        total_gpu=sum(s.total_gpu for s in services),
+        total_gpu=math.ceil(need.gpus), physical_gpus=need.gpus,
+        gpu_quota=gpu_quota(services, tier, shares),
         monthly_cost=sum((s.monthly_cost for s in services), Decimal("0.00")),
         currency=price.currency, gpu_type=gpu_type, ha=is_ha(tenant),
         # every replica the HPAs may add, plus one surge pod per Deployment during a rollout
@@ -317,4 +385,5 @@ def size_tenant(tenant: Tenant, price: PriceTable, catalog: ServiceCatalog | Non
 
 
 __all__ = ["ServiceSizing", "TenantSizing", "SizingError", "size_tenant", "preset_problem",
-           "limit_problems", "replicas_for", "is_ha", "HA_AVAILABILITY", "HA_MIN_REPLICAS"]
+           "limit_problems", "replicas_for", "is_ha", "HA_AVAILABILITY", "HA_MIN_REPLICAS",
+           "service_needs", "resolve_tier", "tier_of", "gpu_number", "format_gpus", "GpuShares"]

@@ -49,10 +49,14 @@ def validate(ctx: click.Context, args: ValidateArgs) -> None:
 class CalcArgs:
     path: str
     as_json: bool
+    explain: bool = False
 
 
 @click.command("calc")
 @SPEC_PATH
+@click.option("--explain", is_flag=True,
+              help="Show what each service adds to the quota tier and which service pushes the "
+                   "tenant past the tier below.")
 @json_option("the figures")
 @click.pass_context
 def calc_cmd(ctx: click.Context, **opts) -> None:
@@ -62,15 +66,19 @@ def calc_cmd(ctx: click.Context, **opts) -> None:
 
 def calc(ctx: click.Context, args: CalcArgs) -> None:
     from ecpctl.config import load_config
-    from ecpctl.sizing import size_tenant
+    from ecpctl.sizing import GpuShares, size_tenant
+    from ecpctl.sizing_explain import explain
     from ecpctl.views.calc import Calculated, calc_human, calc_json
 
     view = choose(ctx, "calc", args.as_json, human=calc_human, body=calc_json)
     cfg = load_config(args.path)
-    price = cfg.project.spec.price
+    price, shares = cfg.project.spec.price, GpuShares.from_project(cfg.project)
+    explained = tuple(explain(lt.tenant, shares=shares) for lt in cfg.tenants) \
+        if args.explain else None
     view.show(Calculated(path=args.path, digest=cfg.digest, price=price,
-                         sizings=tuple((lt.file, size_tenant(lt.tenant, price))
-                                       for lt in cfg.tenants)),
+                         sizings=tuple((lt.file, size_tenant(lt.tenant, price, shares=shares))
+                                       for lt in cfg.tenants),
+                         explained=explained),
               cfg.warnings)
 
 

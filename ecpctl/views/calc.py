@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ecpctl.kernel.quantity import format_cpu, format_memory
+from ecpctl.views.calc_explain import explain_lines
 from ecpctl.views.report import plural
 
 
@@ -25,6 +26,7 @@ class Calculated:
     digest: str
     price: Any                        # the Project's spec.price
     sizings: tuple[tuple[str, Any], ...]   # (file, Sizing), sorted by tenant id
+    explained: tuple[Any, ...] | None = None   # sizing_explain.Explanation per tenant (--explain)
 
     @property
     def total(self) -> Decimal:
@@ -50,6 +52,7 @@ def calc_json(c: Calculated) -> dict[str, Any]:
             "memory_limit_mi": sum(s.total_memory_limit_mi for s in sizings),
             "gpus": sum(s.total_gpu for s in sizings),
         },
+        **({"explain": [e.to_dict() for e in c.explained]} if c.explained is not None else {}),
     }
 
 
@@ -58,9 +61,13 @@ def calc_human(con: Console, c: Calculated) -> None:
         con.print(f"No tenants in {c.path}.", markup=False)
         return
     con.print(_summary_table(c))
+    explained = {e.tenant_id: e for e in c.explained or ()}
     for file, s in c.sizings:
         con.print()
         con.print(_tenant_table(file, s))
+        if s.tenant_id in explained:
+            for line in explain_lines(explained[s.tenant_id]):
+                con.print(line, markup=False, highlight=False)
 
 
 def _money(amount: Decimal) -> str:
@@ -121,5 +128,12 @@ def _tenant_table(file: str, s) -> Table:
                   _req_lim(format_cpu(x.total_cpu_request_m), format_cpu(x.total_cpu_limit_m)),
                   _req_lim(format_memory(x.total_memory_request_mi),
                            format_memory(x.total_memory_limit_mi)),
-                  str(x.total_gpu), _money(x.monthly_cost))
+                  _gpus(x), _money(x.monthly_cost))
     return t
+
+
+def _gpus(x) -> str:
+    """Units of the service's GPU resource, named when it is not a whole nvidia.com/gpu."""
+    if not x.total_gpu or x.gpu_resource == "nvidia.com/gpu" and x.gpus == x.total_gpu:
+        return str(x.total_gpu)
+    return f"{x.total_gpu} {x.gpu_resource}"

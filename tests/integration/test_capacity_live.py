@@ -121,3 +121,38 @@ def test_placement_against_what_runs_gpu_types_and_freed_capacity(cli, gpu_clust
     out = cli.ok("plan", str(cli.spec)).output
     assert _warnings(out) == []
     assert "Plan: " in out and "to destroy" in out
+
+
+PINNED = """\
+apiVersion: v1
+kind: Pod
+metadata: {{name: pinned-{i}, namespace: default}}
+spec:
+  nodeName: {node}
+  tolerations: [{{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}}]
+  containers:
+    - name: x
+      image: pinned
+      resources: {{limits: {{nvidia.com/gpu: "1"}}}}
+"""
+
+
+def test_a_two_gpu_pod_from_an_override_fits_in_total_but_on_no_node(cli, gpu_cluster):
+    nodes = [n["metadata"]["name"] for n in gpu_cluster.kubectl_json("get", "nodes")["items"]]
+    a = unique("cap")
+    path = _gpu_tenant(cli, a, 50)
+    path.write_text(path.read_text() + "  serviceOverrides:\n    callbot: {gpusPerReplica: 2}\n")
+    assert _warnings(cli.ok("plan", str(cli.spec)).output) == []      # 2 free GPUs on each node
+    pinned = cli.root / "pinned.yaml"
+    pinned.write_text("---\n".join(PINNED.format(i=i, node=n) for i, n in enumerate(nodes[:2])))
+    gpu_cluster.kubectl("apply", "-f", str(pinned))
+    try:
+        _wait_scheduled(gpu_cluster, "default", 2)
+        (warning,) = _warnings(cli.ok("plan", str(cli.spec)).output)     # 1 free on each: 2 total
+        assert warning.startswith(f"Warning: tenant {a}: 1 pod of callbot needs 2 nvidia.com/gpu "
+                                  "each, but beside what the cluster already runs the most free on "
+                                  "one node is 1 (node ")
+        assert warning.endswith("; 2 free in total)")
+    finally:
+        gpu_cluster.kubectl("delete", "-f", str(pinned), "--wait=true")
+        cli.remove_tenant(a)

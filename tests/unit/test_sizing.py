@@ -90,7 +90,7 @@ def test_examples_through_calc_json():
     callbot = acc["services"][0]
     assert callbot["service"] == "callbot" and callbot["per_replica"] == {
         "cpu_request": "200m", "cpu_limit": "2", "memory_request": "512Mi", "memory_limit": "4Gi",
-        "gpus": 1}
+        "gpus": 1, "gpu_resource": "nvidia.com/gpu"}
     assert doc["total"]["gpus"] == 14
     assert doc["total"]["monthly_cost"] == str(sum(Decimal(t["monthly_cost"]) for t in doc["tenants"]))
 
