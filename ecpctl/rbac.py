@@ -9,7 +9,8 @@ each rule, with SelfSubjectAccessReview).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from ecpctl.kernel import Resource
 from providers.kubernetes import kinds
