@@ -105,7 +105,9 @@ class Ops:
     # --- roles -------------------------------------------------------------------------------
 
     def apply_role(self, attrs: Mapping[str, Any], *, prior_attrs: Mapping[str, Any] | None,
-                   replace: bool) -> None:
+                   replace: bool, mark: sql.Composable | None = None) -> None:
+        """Create or alter the role; `mark` (its owner COMMENT) is written in the same transaction,
+        so no kill leaves a role ecpctl made without the mark that says so."""
         name = attrs["name"]
         password = attrs.get("password")
         login = bool(attrs.get("login", False))
@@ -145,6 +147,8 @@ class Ops:
                 for key in sorted(config):
                     if current.get(key) != config[key]:
                         step.run(conn, "ALTER ROLE", ddl.role_set(name, key, config[key]))
+                if mark is not None:
+                    step.run(conn, "COMMENT ON ROLE", mark)
 
         self._run(self.pool.admin_db, fn)
 

@@ -159,7 +159,8 @@ class PostgresProvider(Provider):
             raise translate(exc, op="read owner marks", scrub=self.scrub) from None
 
     def _mark(self, d) -> None:
-        if self.owner is None or d.type not in marks.MARKED:
+        # a role's mark is written inside the role's own transaction (apply_role)
+        if self.owner is None or d.type not in marks.MARKED or d.type == "role":
             return
         pool, stmt = self._pool, marks.comment(d.type, d.attributes["name"], self.owner)
         assert pool is not None
@@ -198,7 +199,9 @@ class PostgresProvider(Provider):
         if req.progress:
             req.progress(d.address, f"applying {d.type} {attrs.get('name') or ''}".rstrip())
         if d.type == "role":
-            ops.apply_role(attrs, prior_attrs=prior_attrs, replace=req.replace)
+            ops.apply_role(attrs, prior_attrs=prior_attrs, replace=req.replace,
+                           mark=None if self.owner is None else
+                           marks.comment("role", attrs["name"], self.owner))
         elif d.type == "database":
             ops.apply_database(attrs, adopt=req.prior is None)
         elif d.type == "schema":
