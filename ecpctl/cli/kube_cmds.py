@@ -59,17 +59,19 @@ def status(ctx: click.Context, args: StatusArgs) -> None:
     from ecpctl.views.status import status_human, status_json
 
     view = choose(ctx, "status", args.as_json, human=status_human, body=status_json)
-    result = _collect_status(args)
+    # the workspace's own provider settings (its kubeconfig, context, namespace prefix)
+    workspace = ctx.obj.workspace if ctx.obj is not None else None
+    result = _collect_status(args, workspace)
     deadline = time.monotonic() + args.wait_timeout
     while args.wait and not result.all_ready and time.monotonic() < deadline:
         time.sleep(min(WAIT_POLL, max(0.0, deadline - time.monotonic())))
-        result = _collect_status(args)
+        result = _collect_status(args, workspace)
     view.show(result)
     if not result.all_ready:
         ctx.exit(NOT_READY_EXIT)
 
 
-def _collect_status(args: StatusArgs):
+def _collect_status(args: StatusArgs, workspace: str | None = None):
     from ecpctl.cli.options import provider_options
     from ecpctl.engine import desired_state, provider_settings
     from ecpctl.views.status import Status, TenantStatus
@@ -78,7 +80,7 @@ def _collect_status(args: StatusArgs):
     from providers.kubernetes.status import collect
     from providers.registry import ProviderSet
 
-    desired = desired_state(args.spec_path)
+    desired = desired_state(args.spec_path, workspace=workspace)
     tenants = [lt.tenant.metadata.name for lt in desired.config.tenants]
     if args.tenant is not None and args.tenant not in tenants:
         raise EcpctlError(f"no tenant {args.tenant} in {args.spec_path}"

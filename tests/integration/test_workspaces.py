@@ -286,3 +286,23 @@ def test_a_demo_tenant_in_a_production_workspace_is_an_error_at_its_line(
     assert f"tenant {names} is a demo tenant (demo: true) but workspace production is not a demo" \
         in r.output
     assert cli.namespace(f"ecp-prod-{names}") is None
+
+
+def test_status_reads_each_workspace_through_its_own_settings(
+        tmp_path, control_plane, postgres_server, names, cleanup):
+    import json
+    t = names
+    cli = Cli(tmp_path, control_plane, postgres_server, OWN_NAMES, t, demo=True)
+    cleanup.append((f"ecp-demo-{t}", f"demo_{_db(t)}", f"demo_{_db(t)}_app"))
+    cli.ok("demo", "workspace", "new", "demo")
+    cli.apply("demo")
+    r = cli("demo", "status", "-p", str(cli.spec), "--json")
+    assert r.exit_code in (0, 3), r.output         # 3 while the pod is not Ready yet
+    (tenant,) = json.loads(r.output)["tenants"]
+    assert tenant["namespace"] == f"ecp-demo-{t}"
+    (svc,) = tenant["services"]
+    assert svc["service"] == "chatbot" and svc["desired_replicas"] == 1   # found where demo put it
+    # production reads it through its own settings too: a demo tenant there is refused at its line
+    r = cli("production", "status", "-p", str(cli.spec))
+    assert r.exit_code == 1 and f"{t}.yaml:" in r.output and "demo" in r.output, r.output
+    cli.ok("demo", "destroy", str(cli.spec), "--auto-approve")
