@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select, text
+from sqlalchemy import Connection, bindparam, delete, select, text
 
 from ecpctl.kernel import LockError, StateError
 from state import models
@@ -179,13 +179,18 @@ class Locker:
             session.close()   # ends the server session, which releases its advisory lock
 
 
+# built once: constructing a statement costs SQLAlchemy more than SQLite's running it, and this
+# one runs in every state write
+_LOCK_ROW = select(models.locks).where(models.locks.c.workspace == bindparam("ws"))
+
+
 def check_writer(conn: Connection, workspace: str, lock: LockInfo | None) -> None:
     """Refuse a write that a lock forbids, inside the write's own transaction.
 
     With `lock`, it must still be the workspace's lock (not force-unlocked meanwhile). Without, a
     lock held by another process forbids the write; one held by this process is the caller's own.
     """
-    row = conn.execute(select(models.locks).where(models.locks.c.workspace == workspace)).first()
+    row = conn.execute(_LOCK_ROW, {"ws": workspace}).first()
     if lock is not None:
         if row is None or row.id != lock.id:
             raise LockError(f"lock {lock.id} on workspace {workspace} is no longer held "

@@ -33,6 +33,12 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 W, R, V, T = models.workspaces, models.resources, models.versions, models.tenants
 
+# Statements of every state write, built once (SQLAlchemy spends more building one than SQLite
+# spends running it): the serial bump and a resource's removal.
+_BUMP = (update(W).where(W.c.name == bindparam("ws"))
+         .values(serial=W.c.serial + 1, updated_at=bindparam("now")).returning(W.c.serial))
+_FORGET = delete(R).where(R.c.workspace == bindparam("ws"), R.c.address == bindparam("addr"))
+
 
 class _FromEnv:
     def __repr__(self) -> str:
@@ -64,6 +70,7 @@ class StateStore:
         self._locks = Locker(db)
         self._history_limit = history_limit
         self._sealer = Sealer(keys.key_from_env() if key is FROM_ENV else key)
+        self._upsert: Any = None        # write_batch's statement, built once for this backend
 
     @classmethod
     def open(cls, url: str | None, *, data_dir: Path, history_limit: int = HISTORY_LIMIT,
@@ -184,24 +191,12 @@ class StateStore:
             return self._head(conn, workspace, create=True)[0]
 
     def put_resource(self, workspace: str, rs: ResourceState, *, lock: LockInfo | None = None) -> None:
-        _check_name(workspace)
-        rs = self._sealer.seal(rs, workspace)
-        values = rows.resource_values(workspace, rs, document.resource_text(rs))
-        changed = {k: values[k] for k in ("provider", "type", "tenant", "data", "checksum")}
-        with self._db.write(f"record {rs.address}") as conn:
-            check_writer(conn, workspace, lock)
-            self._bump(conn, workspace)
-            conn.execute(self._db.insert(R).values(**values).on_conflict_do_update(
-                index_elements=["workspace", "address"], set_=changed))
+        self.write_batch(workspace, [self.record_values(workspace, rs)], [], lock=lock,
+                         what=f"record {rs.address}")
 
     def remove_resource(self, workspace: str, address: str, *, lock: LockInfo | None = None) -> None:
-        _check_name(workspace)
-        with self._db.write(f"forget {address}") as conn:
-            check_writer(conn, workspace, lock)
-            self._bump(conn, workspace)
-            gone = conn.execute(delete(R).where(R.c.workspace == workspace, R.c.address == address)).rowcount
-            if not gone:
-                raise StateError(f"no resource {address} in the state of workspace {workspace}")
+        self.write_batch(workspace, [], [address], lock=lock, what=f"forget {address}",
+                         strict=True)
 
     def record_values(self, workspace: str, rs: ResourceState) -> dict[str, Any]:
         """The row of `rs` (sealed, serialized, checksummed), built outside any transaction so that
@@ -211,28 +206,30 @@ class StateStore:
         return rows.resource_values(workspace, rs, document.resource_text(rs))
 
     def write_batch(self, workspace: str, puts: list[dict[str, Any]], removes: list[str], *,
-                    lock: LockInfo | None = None) -> dict[str, StateError]:
+                    lock: LockInfo | None = None, what: str | None = None,
+                    strict: bool = False) -> dict[str, StateError]:
         """Many resource writes in one transaction (a group commit): `puts` are rows from
         `record_values`, `removes` addresses. The serial moves once for the batch. Returns the
-        removes that found nothing, by address; any other failure fails the whole batch (raised)."""
+        removes that found nothing, by address (`strict`: raises for the first instead, and nothing
+        is written); any other failure fails the whole batch (raised)."""
         _check_name(workspace)
         missing: dict[str, StateError] = {}
-        with self._db.write(f"record {len(puts) + len(removes)} resources") as conn:
+        if self._upsert is None:
+            stmt = self._db.insert(R)
+            self._upsert = stmt.on_conflict_do_update(
+                index_elements=["workspace", "address"],
+                set_={k: stmt.excluded[k] for k in ("provider", "type", "tenant", "data", "checksum")})
+        with self._db.write(what or f"record {len(puts) + len(removes)} resources") as conn:
             check_writer(conn, workspace, lock)
             self._bump(conn, workspace)
             for address in removes:
-                gone = conn.execute(delete(R).where(R.c.workspace == workspace,
-                                                    R.c.address == address)).rowcount
-                if not gone:
+                if not conn.execute(_FORGET, {"ws": workspace, "addr": address}).rowcount:
                     missing[address] = StateError(
                         f"no resource {address} in the state of workspace {workspace}")
+                    if strict:
+                        raise missing[address]
             if puts:
-                stmt = self._db.insert(R)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["workspace", "address"],
-                    set_={k: stmt.excluded[k] for k in ("provider", "type", "tenant", "data",
-                                                        "checksum")})
-                conn.execute(stmt, puts)
+                conn.execute(self._upsert, puts)
         return missing
 
     def move_resource(self, workspace: str, src: str, dst: str) -> None:
@@ -497,13 +494,12 @@ class StateStore:
 
     def _bump(self, conn: Connection, workspace: str) -> int:
         """Serial + 1 for this write; gives the default workspace its lineage on its first write."""
-        stmt = (update(W).where(W.c.name == workspace)
-                .values(serial=W.c.serial + 1, updated_at=utcnow()).returning(W.c.serial))
-        serial = conn.execute(stmt).scalar()
+        params = {"ws": workspace, "now": utcnow()}
+        serial = conn.execute(_BUMP, params).scalar()
         if serial is None:
             self._require(conn, workspace)
             self._insert_head(conn, workspace)
-            serial = conn.execute(stmt).scalar()
+            serial = conn.execute(_BUMP, params).scalar()
         return serial
 
     def _insert_head(self, conn: Connection, workspace: str) -> bool:
