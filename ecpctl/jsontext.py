@@ -33,30 +33,25 @@ def _encode(v: Any, out: list[str], nl: str) -> None:
     t = type(v)
     if t is str:
         out.append(encode_basestring(v))
-    elif t is dict:
+    elif t is dict or t is list:
         if not v:
-            out.append("{}")
+            out.append("{}" if t is dict else "[]")
             return
         inner = nl + " "
-        first = True
-        for k in sorted(v):
-            if type(k) is not str:
-                raise _Fallback
-            out.append(("{" if first else ",") + inner + encode_basestring(k) + ": ")
-            first = False
-            _encode(v[k], out, inner)
-        out.append(nl + "}")
-    elif t is list:
-        if not v:
-            out.append("[]")
-            return
-        inner = nl + " "
-        first = True
-        for item in v:
-            out.append(("[" if first else ",") + inner)
-            first = False
-            _encode(item, out, inner)
-        out.append(nl + "]")
+        sep = "{" if t is dict else "["
+        if t is dict:
+            for k in sorted(v):
+                if type(k) is not str:
+                    raise _Fallback
+                out.append(sep + inner + encode_basestring(k) + ": ")
+                sep = ","
+                _encode(v[k], out, inner)
+        else:
+            for item in v:
+                out.append(sep + inner)
+                sep = ","
+                _encode(item, out, inner)
+        out.append(nl + ("}" if t is dict else "]"))
     elif v is None:
         out.append("null")
     elif v is True:
