@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ruamel.yaml import YAML
 
@@ -77,7 +78,7 @@ class ServiceCatalog:
         return self.presets[self.preset_order[-1]]
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any], source: str = CATALOG_FILE) -> "ServiceCatalog":
+    def from_data(cls, data: Mapping[str, Any], source: str = CATALOG_FILE) -> ServiceCatalog:
         try:
             services = {name: _profile(name, d) for name, d in data["services"].items()}
             presets = {name: _preset(name, d) for name, d in data["presets"].items()}
@@ -93,7 +94,7 @@ class ServiceCatalog:
         return cls(MappingProxyType(services), MappingProxyType(presets))
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "ServiceCatalog":
+    def from_file(cls, path: str | Path) -> ServiceCatalog:
         with open(path, encoding="utf-8") as fh:
             return cls.from_data(YAML(typ="safe").load(fh), str(path))
 

@@ -181,7 +181,7 @@ class BackupTarget(SpecModel):
     s3: S3BackupTarget | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "BackupTarget":
+    def _exactly_one(self) -> BackupTarget:
         found = [k for k in ("pvc", "s3") if getattr(self, k) is not None]
         if len(found) != 1:
             raise fail("needs exactly one of pvc or s3" + (" (found both)" if found else ""))
@@ -260,7 +260,7 @@ class Receiver(SpecModel):
     slack: SlackConfig | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "Receiver":
+    def _exactly_one(self) -> Receiver:
         found = [k for k in RECEIVER_KINDS if getattr(self, k) is not None]
         if len(found) != 1:
             detail = f" (found {', '.join(found)})" if found else ""
@@ -312,7 +312,7 @@ class MonitoringSpec(SpecModel):
     dashboards: StrictBool = Field(True, description="Create the tenant's Grafana dashboards.")
 
     @model_validator(mode="after")
-    def _references(self) -> "MonitoringSpec":
+    def _references(self) -> MonitoringSpec:
         problems: list[tuple[tuple, str]] = []
         names: dict[str, int] = {}
         for i, r in enumerate(self.receivers):
@@ -616,7 +616,7 @@ class LimitRangePolicy(SpecModel):
     max: ResourceAmounts | None = None
 
     @model_validator(mode="after")
-    def _ordered(self) -> "LimitRangePolicy":
+    def _ordered(self) -> LimitRangePolicy:
         order = [("min", self.min), ("defaultRequest", self.defaultRequest),
                  ("default", self.default), ("max", self.max)]
         for res, parse in (("cpu", parse_cpu), ("memory", parse_memory)):
@@ -691,7 +691,7 @@ class ProjectSpec(SpecModel):
                                               "every tenant namespace.")
 
     @model_validator(mode="after")
-    def _s3_credentials(self) -> "ProjectSpec":
+    def _s3_credentials(self) -> ProjectSpec:
         if self.backup.target.kind == "s3" and self.backup.s3Credentials is None:
             raise cross_reference_error([(("backup", "s3Credentials"),
                                           "an s3 backup target needs s3Credentials (the Secret "
