@@ -36,7 +36,7 @@ def test_gpu_overcommit_warns_in_plan_and_apply_times_out_naming_the_scheduler(o
 
     r = k("apply", str(k.spec), "--auto-approve", "--timeout", "20")
     assert r.exit_code == 1, r.output
-    line = next(l for l in r.output.splitlines() if "timed out after 20s" in l)
+    line = next(ln for ln in r.output.splitlines() if "timed out after 20s" in ln)
     assert "waiting for Deployment callbot: 2/3 replicas available" in line
     assert "Pending: 0/1 nodes are available: 1 Insufficient nvidia.com/gpu." in line
     assert "pod callbot-" in line
@@ -55,10 +55,10 @@ def test_missing_crds_are_named_in_one_line_each(isolated_control_plane, tmp_pat
     k.tenant(t, {"chatbot": 50})
     r = k("plan", str(k.spec))
     assert r.exit_code == 1
-    errors = [l for l in r.output.splitlines() if l.startswith("Error: tenant.")]
+    errors = [ln for ln in r.output.splitlines() if ln.startswith("Error: tenant.")]
     assert f"Error: {addr(t, 'monitoring.coreos.com/v1.PrometheusRule', 'ecp-ai-slo')}: the cluster has " \
            "no CRD prometheusrules.monitoring.coreos.com (install the prometheus-operator CRDs)" in errors
-    assert any("no CRD servicemonitors.monitoring.coreos.com" in l for l in errors)
-    assert any("no CRD alertmanagerconfigs.monitoring.coreos.com" in l for l in errors)
+    assert any("no CRD servicemonitors.monitoring.coreos.com" in ln for ln in errors)
+    assert any("no CRD alertmanagerconfigs.monitoring.coreos.com" in ln for ln in errors)
     assert len(errors) == 3
     assert "Traceback" not in r.output
