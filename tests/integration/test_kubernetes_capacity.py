@@ -4,7 +4,7 @@ prometheus-operator CRDs."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
