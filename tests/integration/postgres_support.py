@@ -5,17 +5,17 @@ state store, so that "No changes" means exactly what `ecpctl plan` would say."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ecpctl.applier import ApplyOutcome, apply_plan
 from ecpctl.config import load_config
 from ecpctl.expand.context import Builder, ExpandContext, SecretSource
 from ecpctl.expand.postgres import expand_postgres
+from ecpctl.kernel import Resource, ResourceState
 from ecpctl.plan import Plan
 from ecpctl.planner import PlanOptions, PriorState, make_plan
-from ecpctl.kernel import Resource
-from ecpctl.kernel import ResourceState
 from providers.registry import ProviderSet
 
 DSN_ENV = "ECPCTL_POSTGRES_DSN"

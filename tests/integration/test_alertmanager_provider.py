@@ -9,14 +9,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from ecpctl.kernel import Address
 
-from ecpctl.kernel import ProviderError
+from ecpctl.kernel import Address, ProviderError, Resource
 from providers.alertmanager import AlertmanagerProvider
 from providers.alertmanager.provider import BACKUP_SUFFIX
-from providers.protocol import (ApplyRequest, ConfigureRequest, DeleteRequest, ReadRequest,
-                                ResourceState)
-from ecpctl.kernel import Resource
+from providers.protocol import (
+    ApplyRequest,
+    ConfigureRequest,
+    DeleteRequest,
+    ReadRequest,
+    ResourceState,
+)
 from tests.integration.monitoring_support import resources, write_specs
 
 pytestmark = pytest.mark.integration
@@ -207,7 +210,7 @@ def test_hand_edits_show_as_drift(alertmanager, amtool, specs):
     res = resources(specs, "alertmanager")
     states = apply_in_order(p, res)
     text = alertmanager.config_file.read_text()
-    text = text.replace(f"/acme/ops", "/acme/hijacked", 1)
+    text = text.replace("/acme/ops", "/acme/hijacked", 1)
     text = text.replace("- tenant_id=\"globex\"", "- tenant_id=\"globex\"\n        - env=\"prod\"", 1)
     alertmanager.config_file.write_text(text)
     live = p.read(ReadRequest(desired=res, prior=list(states.values()))).live

@@ -6,13 +6,20 @@ finishes the rest and the next plan says "No changes."."""
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import networkx as nx
 import pytest
 
-from tests.integration.faults_support import (COMPLETE, ERROR, RETRYING, SKIPPED,  # noqa: F401
-                                              STARTED, fault_control_plane, fleet_factory)
+from tests.integration.faults_support import (  # noqa: F401
+    COMPLETE,
+    ERROR,
+    RETRYING,
+    SKIPPED,
+    STARTED,
+    fault_control_plane,
+    fleet_factory,
+)
 from tests.testenv.kube import ControlPlane
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube, pytest.mark.postgres]

@@ -5,12 +5,11 @@ the apply completes; the next plan says "No changes."."""
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.faults_support import (COMPLETE, RETRYING, STARTED,  # noqa: F401
-                                              fleet_factory)
+from tests.integration.faults_support import COMPLETE, RETRYING, STARTED, fleet_factory  # noqa: F401
 from tests.testenv.postgres import PostgresServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube, pytest.mark.postgres]

@@ -6,12 +6,16 @@ to "No changes."."""
 from __future__ import annotations
 
 import random
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.faults_support import (COMPLETE, fault_control_plane,  # noqa: F401
-                                              fleet_factory, force_unlock_dead_holder)
+from tests.integration.faults_support import (  # noqa: F401
+    COMPLETE,
+    fault_control_plane,
+    fleet_factory,
+    force_unlock_dead_holder,
+)
 from tests.testenv.kube import ControlPlane
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube, pytest.mark.postgres]

@@ -13,15 +13,19 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from ecpctl.kernel import ProviderError, Throttled
 from ecpctl.kernel.retry import ATTEMPTS, RETRY_AFTER_CAP, backoff, with_retries
-from tests.integration.faults_support import (audit_args, audit_events,  # noqa: F401
-                                              fault_control_plane, fleet_factory,
-                                              operator_kubeconfig)
+from tests.integration.faults_support import (  # noqa: F401
+    audit_args,
+    audit_events,
+    fault_control_plane,
+    fleet_factory,
+    operator_kubeconfig,
+)
 from tests.testenv.kube import ControlPlane
 
 # the offline retry tests below live here with the throttling test they explain; tests/ci_rules.py
@@ -89,7 +93,7 @@ class Neighbours:
             self._send(f"/api/v1/namespaces/default/configmaps/neighbour-{i}"
                        "?fieldManager=neighbour&force=true", body=json.dumps(cm).encode())
 
-    def __enter__(self) -> "Neighbours":
+    def __enter__(self) -> Neighbours:
         for t in self.threads:
             t.start()
         return self

@@ -8,13 +8,16 @@ import json
 from pathlib import Path
 
 import pytest
-from ecpctl.kernel import Address
 
-from ecpctl.kernel import ProviderError
-from ecpctl.kernel import Resource, make_address
+from ecpctl.kernel import Address, ProviderError, Resource
 from providers.kubernetes import KubernetesProvider
-from providers.protocol import (ApplyRequest, ConfigureRequest, DeleteRequest, ReadRequest,
-                                ValidateRequest)
+from providers.protocol import (
+    ApplyRequest,
+    ConfigureRequest,
+    DeleteRequest,
+    ReadRequest,
+    ValidateRequest,
+)
 from tests.integration.kubernetes_support import kube_cli, unique  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube]

@@ -10,12 +10,10 @@ import time
 
 import psycopg
 import pytest
-from ecpctl.kernel import Address
 from psycopg import sql
 from rich.console import Console
 
-from ecpctl.kernel import ProviderError, ProviderNotConfigured
-from ecpctl.kernel import Resource
+from ecpctl.kernel import Address, ProviderError, ProviderNotConfigured, Resource
 from ecpctl.views.plan_human import render_plan
 from ecpctl.views.plan_json import render_plan_json
 from providers.postgres import PostgresProvider

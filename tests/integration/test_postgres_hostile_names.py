@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from ecpctl.kernel import Address
 from psycopg import sql
 
-from ecpctl.kernel import ProviderError
-from ecpctl.kernel import Resource, make_address
+from ecpctl.kernel import Address, ProviderError, Resource
 from providers.protocol import ApplyRequest, ReadRequest, ValidateRequest
-from tests.integration.postgres_support import (DSN_ENV, MemoryStore, apply, plan, providers,
-                                                new_tenant_id)
+from tests.integration.postgres_support import (
+    DSN_ENV,
+    MemoryStore,
+    apply,
+    new_tenant_id,
+    plan,
+    providers,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 

@@ -7,12 +7,12 @@ import threading
 
 import pytest
 
-from state import StateStore
 from state.group_commit import GroupCommit
 from tests.unit.test_state_group_commit import (  # noqa: F401
     test_a_lost_lock_fails_the_batch_and_writes_nothing,
     test_concurrent_writes_share_transactions_and_all_land,
-    test_removing_what_is_not_there_fails_that_writer_alone)
+    test_removing_what_is_not_there_fails_that_writer_alone,
+)
 from tests.unit.test_state_store import make_rs, open_store, store  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]

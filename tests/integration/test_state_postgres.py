@@ -17,8 +17,8 @@ from state import StateStore
 from state.lock import advisory_key
 from tests.unit.test_state_history import *  # noqa: F401,F403
 from tests.unit.test_state_lock import *  # noqa: F401,F403
-from tests.unit.test_state_store import *  # noqa: F401,F403
 from tests.unit.test_state_lock import _hold
+from tests.unit.test_state_store import *  # noqa: F401,F403
 from tests.unit.test_state_store import make_rs
 
 pytestmark = pytest.mark.integration
