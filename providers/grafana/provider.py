@@ -1,8 +1,14 @@
 """GrafanaProvider: tenant folders and dashboards through Grafana's HTTP API, by uid.
 
-Reads are two list calls (`/api/folders`, `/api/search?type=dash-db&tag=ecp-ai`) plus one GET per
-dashboard found: Grafana's search hits carry no version, so a dashboard's content (and an edit in
-the UI) can only be seen by fetching it. The GETs run in parallel over one connection pool.
+Reads are two list calls (`/api/folders`, `/api/search?type=dash-db&tag=ecp-ai`), a search by
+uid of the dashboards to be created (one per 100 uids), plus one GET per dashboard found: Grafana's
+search hits carry no version, so a dashboard's content (and an edit in the UI) can only be seen by
+fetching it. The GETs run in parallel over one connection pool.
+
+Every dashboard saved carries this state's owner mark (providers/grafana/marks.py), read back
+into `LiveObject.owner` for the ownership check; a folder's owner is that of the dashboards it
+holds. Desired dashboards that the tag search did not find are looked up by uid in one more search,
+so one made by hand (or by another tool) under the same uid is seen at plan time.
 
 Diffs ignore what Grafana manages (`id`, `version`, `iteration`, panel ids, panels'
 `pluginVersion`). Updates send the version ecpctl last read, so an edit made in between is a 412
@@ -22,6 +28,7 @@ from ecpctl.kernel.ownership import DASHBOARD_TAG as TAG
 from ecpctl.kernel import Conflict as KernelConflict
 from ecpctl.kernel import (Diagnostic, Invalid, ProviderError, ProviderNotConfigured,
                            ServerError)
+from providers.grafana import marks
 from providers.grafana.client import Conflict, GrafanaClient, NotFound
 from providers.protocol import (ApplyRequest, ApplyResponse, ConfigureRequest, ConfigureResponse,
                                 DeleteRequest, DeleteResponse, ImportRequest, ImportResponse,
@@ -33,6 +40,7 @@ SERVER_FIELDS = ("id", "version", "iteration")
 PANEL_SERVER_FIELDS = ("id", "pluginVersion")
 PAGE = 1000
 POOL = 8
+BY_UID = 100          # uids per search of dashboards not found by tag
 
 
 def normalize_dashboard(d: Mapping[str, Any]) -> dict[str, Any]:
@@ -64,6 +72,10 @@ class GrafanaProvider(Provider):
         self._seen_lock = threading.Lock()
 
     # --- configure ---------------------------------------------------------------------------
+
+    @classmethod
+    def marks(cls, rtype: str) -> bool:
+        return rtype in TYPES
 
     def configure(self, req: ConfigureRequest) -> ConfigureResponse:
         s = req.settings or {}
@@ -162,19 +174,30 @@ class GrafanaProvider(Provider):
         hits = {h["uid"]: h for h in self._pages("/api/search", {"type": "dash-db", "tag": TAG})}
         ids = req.addresses()
         live: dict[str, LiveObject] = {}
+        folder_addrs: dict[str, list[str]] = {}         # uid -> addresses
         dashboards: dict[str, list[str]] = {}          # uid -> addresses
         for rtype, address, attrs in [*((r.type, r.address, r.attributes) for r in req.desired),
                                       *((s.type, s.address, s.attributes) for s in req.prior)]:
             uid = str(attrs.get("uid") or "")
             if rtype == "folder" and uid in folders:
-                live[address] = LiveObject(ids[address], {"uid": uid, "title": folders[uid]["title"]})
+                folder_addrs.setdefault(uid, []).append(address)
             elif rtype == "dashboard":
                 dashboards.setdefault(uid, []).append(address)
         prior_uids = {str(s.attributes.get("uid")) for s in req.prior if s.type == "dashboard"}
-        # found by tag, or in state but no longer tagged (a UI edit may drop the tag)
+        # not found by tag and not in state: one made by hand under the uid ecpctl would create
+        # must be seen now (the ownership check refuses it), not as a conflict halfway an apply
+        unseen = sorted(u for u in dashboards if u not in hits and u not in prior_uids)
+        for i in range(0, len(unseen), BY_UID):        # chunks keep the query string short
+            hits.update((h["uid"], h) for h in self._pages(
+                "/api/search", {"type": "dash-db", "dashboardUIDs": unseen[i:i + BY_UID]}))
+        # found by tag or uid, or in state but no longer tagged (a UI edit may drop the tag)
         fetch = sorted(u for u in dashboards if u in hits or u in prior_uids)
         with ThreadPoolExecutor(max_workers=max(1, min(POOL, len(fetch)))) as pool:
             results = dict(zip(fetch, pool.map(self._get_dashboard, fetch)))
+        known = {o.hash: o for o in (marks.field_owner(d) for d, _ in filter(None, results.values()))
+                 if o is not None}
+        if self.owner is not None:
+            known[self.owner.hash] = self.owner
         for uid, got in results.items():
             if got is None:
                 self._remember(uid, None)
@@ -182,10 +205,24 @@ class GrafanaProvider(Provider):
             dash, meta = got
             self._remember(uid, dash.get("version", meta.get("version")))
             view = dashboard_view(uid, meta.get("folderUid") or "", dash)
+            owner = marks.owner_of(dash, known)
             for address in dashboards[uid]:
                 live[address] = LiveObject(ids[address], view,
                                            private={"version": dash.get("version"),
-                                                    "id": dash.get("id")})
+                                                    "id": dash.get("id")}, owner=owner)
+        held: dict[str, list[str]] = {}                 # folder uid -> owner hashes it holds
+        for h in hits.values():
+            mark = marks.tag_hash(h.get("tags"))
+            if mark is not None:
+                held.setdefault(str(h.get("folderUid") or ""), []).append(mark)
+        recorded = {s.address for s in req.prior}
+        for uid, addresses in folder_addrs.items():
+            for address in addresses:
+                owner = marks.folder_owner(held.get(uid, ()), known, self.owner,
+                                           address in recorded)
+                live[address] = LiveObject(ids[address],
+                                           {"uid": uid, "title": folders[uid]["title"]},
+                                           owner=owner)
         spent = {k: v - before.get(k, 0) for k, v in client.counts.items() if v - before.get(k, 0)}
         return ReadResponse(live=live, requests=spent)
 
@@ -193,7 +230,8 @@ class GrafanaProvider(Provider):
         a = req.desired.attributes
         if req.desired.type == "folder":
             return PlanResponse(planned={"uid": a["uid"], "title": a["title"]})
-        return PlanResponse(planned=dashboard_view(a["uid"], a["folder_uid"], a["dashboard"]))
+        return PlanResponse(planned=dashboard_view(a["uid"], a["folder_uid"],
+                                                   marks.stamp(a["dashboard"], self.owner)))
 
     # --- apply -------------------------------------------------------------------------------
 
@@ -242,7 +280,7 @@ class GrafanaProvider(Provider):
     def _apply_dashboard(self, a: Mapping[str, Any], req: ApplyRequest):
         client = self._need()
         uid, folder = a["uid"], a["folder_uid"]
-        board = dict(a["dashboard"])
+        board = marks.stamp(a["dashboard"], self.owner)
         title = board.get("title", uid)
         expected = self._version(uid, req.prior)
         board["uid"] = uid
@@ -321,7 +359,7 @@ class GrafanaProvider(Provider):
             except NotFound:
                 return ImportResponse(state=None)
             attrs = {"uid": f["uid"], "title": f["title"]}
-            private = {"version": f.get("version")}
+            private = {"version": f.get("version"), "adopted": True}
         elif req.type == "dashboard":
             got = self._get_dashboard(req.id)
             if got is None:
@@ -329,7 +367,7 @@ class GrafanaProvider(Provider):
             dash, meta = got
             self._remember(req.id, dash.get("version"))
             attrs = dashboard_view(req.id, meta.get("folderUid") or "", dash)
-            private = {"version": dash.get("version"), "id": dash.get("id")}
+            private = {"version": dash.get("version"), "id": dash.get("id"), "adopted": True}
         else:
             raise Invalid(f"cannot import a {req.type}", address=req.address)
         d = req.desired
