@@ -292,12 +292,15 @@ class AlertRule(SpecModel):
 
 
 class RouteTimings(SpecModel):
-    groupWait: PromDuration = Field("30s", description="How long Alertmanager waits to group the "
-                                                       "first alerts of a new group.")
-    groupInterval: PromDuration = Field("5m", description="How long before notifying about new "
-                                                          "alerts added to a group.")
-    repeatInterval: PromDuration = Field("4h", description="How long before re-sending a "
-                                                           "notification still firing.")
+    """Unset timings are inherited from the operator's parent route (Alertmanager's own defaults:
+    30s, 5m and 4h unless the base configuration says otherwise)."""
+
+    groupWait: PromDuration | None = Field(None, description="How long Alertmanager waits to group "
+                                                             "the first alerts of a new group.")
+    groupInterval: PromDuration | None = Field(None, description="How long before notifying about "
+                                                                 "new alerts added to a group.")
+    repeatInterval: PromDuration | None = Field(None, description="How long before re-sending a "
+                                                                  "notification still firing.")
 
 
 class MonitoringSpec(SpecModel):

@@ -70,6 +70,10 @@ def _custom_rules(lt, tid: str, ns: str, compression: int = 1) -> list[dict]:
     return rules
 
 
+FILE_KEYS = {"groupWait": "group_wait", "groupInterval": "group_interval",
+             "repeatInterval": "repeat_interval"}
+
+
 def expand_monitoring(b: Builder, ctx: ExpandContext, lt, sizing, k8s: dict[str, str]) -> None:
     t = lt.tenant
     tid = t.metadata.name
@@ -217,9 +221,9 @@ def _alerting(b: Builder, ctx: ExpandContext, lt, ns: str, in_ns) -> None:
     # time compression shortens the route's timings as well, so that a notification and its
     # resolution arrive as much sooner as the alerts fire
     squeeze = ctx.project.spec.monitoring.timeCompression
-    timing = mon.route.model_copy(update={
-        k: compress(getattr(mon.route, k), squeeze)
-        for k in ("groupWait", "groupInterval", "repeatInterval")})
+    # only the timings the tenant sets: the others are inherited from the operator's route
+    timing = {k: compress(v, squeeze) for k in ("groupWait", "groupInterval", "repeatInterval")
+              if (v := getattr(mon.route, k)) is not None}
     if ctx.project.spec.monitoring.alertmanagerMode == "kubernetes":
         deps = list(in_ns)
         slack = [i for i, r in enumerate(mon.receivers) if r.slack is not None]
@@ -241,8 +245,7 @@ def _alerting(b: Builder, ctx: ExpandContext, lt, ns: str, in_ns) -> None:
             "metadata": meta("ecp-ai-alerts", ns, labels(tid)),
             "spec": {
                 "route": {"receiver": default, "groupBy": ["alertname", "service"],
-                          "groupWait": timing.groupWait, "groupInterval": timing.groupInterval,
-                          "repeatInterval": timing.repeatInterval,
+                          **timing,
                           "matchers": [{"name": TENANT_KEY, "value": tid, "matchType": "="}],
                           "routes": [{"receiver": recv, "continue": True,
                                       "matchers": [{"name": "alertname", "value": alert,
@@ -266,8 +269,7 @@ def _alerting(b: Builder, ctx: ExpandContext, lt, ns: str, in_ns) -> None:
     b.add("alertmanager", "route", tid, {
         "receiver": receiver_name(tid, default), "matchers": [f'{TENANT_KEY}="{tid}"'],
         "group_by": ["alertname", "service"], "continue": False,
-        "group_wait": timing.groupWait, "group_interval": timing.groupInterval,
-        "repeat_interval": timing.repeatInterval,
+        **{FILE_KEYS[k]: v for k, v in timing.items()},
         "routes": [{"receiver": receiver_name(tid, recv), "matchers": [f'alertname="{alert}"'],
                     "continue": True} for alert, recv in notify]
         + [{"receiver": receiver_name(tid, recv), "matchers": [f'severity="{sev}"', 'notify=""']}

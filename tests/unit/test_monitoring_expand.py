@@ -247,12 +247,30 @@ def test_file_mode_receivers_and_route(tmp_path, monkeypatch):
     assert route.attributes == {
         "receiver": "acme/ops-webhook", "matchers": ['tenant_id="acme"'],
         "group_by": ["alertname", "service"], "continue": False,
-        "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h",
         "routes": [{"receiver": "acme/ops-webhook", "matchers": ['alertname="high_cpu_usage"'],
                     "continue": True},
                    {"receiver": "acme/ops-email", "matchers": ['alertname="high_cpu_usage"'],
                     "continue": True}]}
     assert set(route.depends_on) == {hook.address, mail.address, slack.address}
+
+
+def test_route_timings_are_the_tenants_own_or_inherited(tmp_path):
+    """Unset timings are left to the operator's parent route; the ones a tenant sets are written,
+    in both alerting modes."""
+    write(tmp_path)
+    spec = tmp_path / "acme.yaml"
+    spec.write_text(spec.read_text().replace(
+        "  monitoring:\n", "  monitoring:\n    route: {groupWait: 10s, repeatInterval: 1h}\n"))
+    route = by_address(tmp_path)["tenant.acme.alertmanager.route.acme"].attributes
+    assert route["group_wait"] == "10s" and route["repeat_interval"] == "1h"
+    assert "group_interval" not in route
+    write(tmp_path, alerting="kubernetes")
+    spec.write_text(spec.read_text().replace(
+        "  monitoring:\n", "  monitoring:\n    route: {groupInterval: 2m}\n"))
+    amcfg = next(r for a, r in by_address(tmp_path).items() if "AlertmanagerConfig" in a)
+    timings = {k: v for k, v in amcfg.attributes["spec"]["route"].items()
+               if k in ("groupWait", "groupInterval", "repeatInterval")}
+    assert timings == {"groupInterval": "2m"}
 
 
 def test_receiver_names_cannot_collide_across_tenants(tmp_path):
