@@ -112,7 +112,7 @@ def test_unmarked_dashboard_in_state_gets_the_mark(cli, specs, fake_grafana):
     r = cli.ok("blue", "plan", str(specs), *TARGET)
     assert "Plan: 0 to add, 2 to change, 0 to destroy." in r.output
     # (state still records the marks here, so the plan reads as drift; from a state without
-    # them the reason is update_owner_mark, as tests/unit/test_ownership.py checks)
+    # them the reason is update_owner_mark, as the Kubernetes and Postgres tests check)
     assert "ecpctlOwner" in r.output and marks.TAG_PREFIX in r.output
     _apply(cli, "blue", specs)
     assert all(d["json"][marks.FIELD]["workspace"] == "blue"
