@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from ecpctl.kernel import (Diagnostic, Forbidden, InUse, Invalid, NotFound, ProviderError,
                            ProviderNotConfigured)
 from providers.alertmanager import config as amc
+from providers.alertmanager import marks
 from providers.alertmanager.server import AlertmanagerAPI, check_config, find_amtool
 from providers.protocol import (ApplyRequest, ApplyResponse, ConfigureRequest, ConfigureResponse,
                                 DeleteRequest, DeleteResponse, ImportRequest, ImportResponse,
@@ -58,6 +59,10 @@ class AlertmanagerProvider(Provider):
         self.transactions = 0                    # reloads done (tests and benchmarks read it)
 
     # --- configure -------------------------------------------------------------------------
+
+    @classmethod
+    def marks(cls, rtype: str) -> bool:
+        return rtype in TYPES
 
     def configure(self, req: ConfigureRequest) -> ConfigureResponse:
         s = req.settings or {}
@@ -153,16 +158,28 @@ class AlertmanagerProvider(Provider):
         live: dict[str, LiveObject] = {}
         items = [(r.address, r.type, self._key(r.type, r.attributes, r.name)) for r in req.desired]
         items += [(s.address, s.type, self._key(s.type, s.attributes, s.name)) for s in req.prior]
+        recorded = {s.address for s in req.prior}
         for address, rtype, key in items:
             if address in live or rtype not in TYPES:
                 continue
             obs = self._observe(doc, rtype, key)
             if obs is not None:
-                live[address] = LiveObject(addr=ids[address], observed=obs)
+                live[address] = LiveObject(addr=ids[address], observed=obs,
+                                           owner=self._owner(doc, rtype, key, address in recorded))
         return ReadResponse(live=live, requests={"file_read": 1})
 
+    def _owner(self, doc, rtype: str, key: str, recorded: bool):
+        """The fragment's owner: a route's matcher, a receiver's through its tenant's route."""
+        if rtype == "route":
+            hit = amc.find_route(doc, key)
+            return marks.owner_of_route(hit[1] if hit else None)
+        hit = amc.find_route(doc, key.split("/", 1)[0])
+        return marks.receiver_owner(marks.owner_of_route(hit[1] if hit else None),
+                                    self.owner, recorded)
+
     def _planned(self, rtype: str, attrs: Mapping[str, Any]) -> dict[str, Any]:
-        return amc.planned_route(attrs) if rtype == "route" else amc.normalize_receiver(attrs)
+        return (amc.planned_route(marks.stamp(attrs, self.owner)) if rtype == "route"
+                else amc.normalize_receiver(attrs))
 
     def plan(self, req: PlanRequest) -> PlanResponse:
         return PlanResponse(planned=self._planned(req.desired.type, req.desired.attributes))
@@ -180,7 +197,7 @@ class AlertmanagerProvider(Provider):
 
         def mutate(doc) -> None:
             if d.type == "route":
-                amc.set_route(doc, key, attrs)
+                amc.set_route(doc, key, marks.stamp(attrs, self.owner))
             else:
                 amc.set_receiver(doc, attrs)
 
@@ -223,7 +240,7 @@ class AlertmanagerProvider(Provider):
         attrs = {k: v for k, v in obs.items() if k != amc.PLACED_FIRST}
         d = req.desired
         return ImportResponse(state=ResourceState(
-            addr=req.addr, attributes=attrs, observed=obs,
+            addr=req.addr, attributes=attrs, observed=obs, private={"adopted": True},
             sensitive=tuple(d.sensitive) if d else (), depends_on=tuple(d.depends_on) if d else ()))
 
     # --- transactions ------------------------------------------------------------------------
