@@ -10,8 +10,10 @@ records it (docs/ownership.md). On Kubernetes objects:
   * annotations `ecp.ai/workspace` and `ecp.ai/lineage` with the full values, which are what the
     ownership check reads.
 
-On Postgres roles and databases, a comment `ecpctl owner: workspace=W lineage=L`; on Grafana
-folders and dashboards and on Alertmanager fragments, the same text in their own marker field.
+On Postgres roles and databases, a comment `ecpctl owner: workspace=W lineage=L`. On Grafana
+dashboards, the tag `ecp.ai/owner:<hash>` and a top-level `ecpctlOwner` field (a folder is owned
+through the dashboards it holds); on a tenant's Alertmanager route, a matcher that matches every
+value and carries the same text (providers/grafana/marks.py, providers/alertmanager/marks.py).
 """
 
 from __future__ import annotations
