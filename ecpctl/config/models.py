@@ -492,6 +492,13 @@ class PostgresSettings(SpecModel):
     schemaPattern: NonEmptyStr = "{tenant}"
     host: NonEmptyStr | None = Field(
         None, description="Host the tenant's services connect to (their Secret); default: the DSN's.")
+    connectTimeout: DurationMs = Field("10s", validate_default=True, description="How long one "
+                                       "connection attempt may take (libpq's connect_timeout).")
+    statementTimeout: DurationMs = Field("60s", validate_default=True, description="How long one "
+                                         "statement may run (statement_timeout); 0s: no limit.")
+    lockTimeout: DurationMs = Field("10s", validate_default=True, description="How long a statement "
+                                    "waits for a lock held by another session (lock_timeout); 0s: "
+                                    "no limit.")
 
     @field_validator("rolePattern", "ownerRolePattern", "databasePattern", "schemaPattern")
     @classmethod

@@ -20,6 +20,7 @@ import psycopg
 from psycopg import conninfo as pg_conninfo
 from psycopg import errors as pg_errors
 
+from ecpctl.kernel import durations
 from ecpctl.kernel import (Conflict, Forbidden, InUse, Invalid, NotFound, ProviderError,
                            ProviderNotConfigured, ServerError, Throttled, Timeout, Unreachable,
                            scrub as kernel_scrub)
@@ -29,7 +30,10 @@ T = TypeVar("T")
 
 DEFAULT_DSN_ENV = "ECPCTL_POSTGRES_DSN"
 DEFAULT_POOL_SIZE = 10            # matches apply's default parallelism
-CONNECT_TIMEOUT = 10              # seconds, per connection attempt
+CONNECT_TIMEOUT_MS = 10_000       # per connection attempt (libpq's connect_timeout)
+STATEMENT_TIMEOUT_MS = 60_000     # per statement, on every session ecpctl opens
+LOCK_TIMEOUT_MS = 10_000          # per wait for a lock another session holds
+CONNECT_TIMEOUT = CONNECT_TIMEOUT_MS // 1000   # seconds, for callers that connect on their own
 ACQUIRE_TIMEOUT = 120.0           # seconds to wait for a free pooled connection
 APPLICATION_NAME = "ecpctl"
 
@@ -42,6 +46,9 @@ class Settings:
     dsn_file: str | None = None
     admin_role: str | None = None
     pool_size: int = DEFAULT_POOL_SIZE
+    connect_timeout_ms: int = CONNECT_TIMEOUT_MS
+    statement_timeout_ms: int = STATEMENT_TIMEOUT_MS
+    lock_timeout_ms: int = LOCK_TIMEOUT_MS
 
     @classmethod
     def from_mapping(cls, settings: Mapping[str, Any], options: Mapping[str, Any] | None = None
@@ -50,7 +57,22 @@ class Settings:
         return cls(dsn_env=settings.get("dsnEnv") or DEFAULT_DSN_ENV,
                    dsn_file=settings.get("dsnFile") or None,
                    admin_role=settings.get("adminRole") or None,
-                   pool_size=int(opts.get("pool_size") or DEFAULT_POOL_SIZE))
+                   pool_size=int(opts.get("pool_size") or DEFAULT_POOL_SIZE),
+                   connect_timeout_ms=_ms(settings.get("connectTimeout"), CONNECT_TIMEOUT_MS),
+                   statement_timeout_ms=_ms(settings.get("statementTimeout"), STATEMENT_TIMEOUT_MS),
+                   lock_timeout_ms=_ms(settings.get("lockTimeout"), LOCK_TIMEOUT_MS))
+
+    def session_params(self) -> dict[str, str]:
+        """libpq parameters that give every session its deadlines: set at connect time, so no
+        statement (not even the first catalog read) runs without them."""
+        # libpq takes whole seconds and treats 0 as "wait forever": never below one second
+        connect = max(1, -(-self.connect_timeout_ms // 1000))
+        return {"connect_timeout": str(connect),
+                "options": f"-c statement_timeout={self.statement_timeout_ms} "
+                           f"-c lock_timeout={self.lock_timeout_ms}"}
+    @property
+    def lock_timeout(self) -> str:
+        return durations.format_duration(self.lock_timeout_ms)
 
     @property
     def source(self) -> str:
@@ -58,6 +80,15 @@ class Settings:
         if self.dsn_file:
             return f"the DSN file {self.dsn_file} (providers.postgres.dsnFile)"
         return f"the DSN in ${self.dsn_env} (providers.postgres.dsnEnv)"
+
+
+def _ms(value: Any, default: int) -> int:
+    """A Project duration (`10s`; an int of milliseconds from code) as milliseconds."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, int):
+        return value
+    return durations.parse_duration(value)
 
 
 def load_dsn(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
@@ -197,6 +228,51 @@ def translate(exc: BaseException, *, op: str, scrub: Callable[[str], str],
     return error_class(exc)(scrub(one_line(msg)), address=address)
 
 
+# Who holds a lock a statement of ours gave up waiting for. Our statement no longer waits, so
+# pg_blocking_pids() cannot name the holder: the candidates are the other client sessions holding a
+# lock stronger than a read on a table of this database or on a shared catalog (roles, databases),
+# those idle in an open transaction first, then the oldest transaction.
+_HOLDERS = """
+SELECT a.pid, a.usename, a.application_name, a.state,
+       CASE WHEN l.locktype = 'relation' THEN l.relation::regclass::text
+            WHEN l.locktype = 'object' THEN l.classid::regclass::text END AS object,
+       extract(epoch FROM now() - a.xact_start)::int AS seconds
+  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+ WHERE l.granted AND l.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
+   AND l.locktype IN ('relation', 'object') AND l.mode <> 'AccessShareLock'
+   AND (l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        OR l.database = 0)
+ ORDER BY a.state = 'idle in transaction' DESC, a.xact_start, a.pid
+"""
+
+
+def lock_holders(conn: psycopg.Connection) -> str:
+    """One phrase naming the session(s) holding the locks our statement waited for, or ''."""
+    rows = conn.execute(_HOLDERS).fetchall()
+    seen: dict[int, tuple] = {}
+    for row in rows:
+        seen.setdefault(row[0], row)
+    if not seen:
+        return ""
+    pid, user, app, state, obj, secs = next(iter(seen.values()))
+    text = (f"held by session pid {pid} (user {user!r}, application {app or '-'!r}, {state}"
+            + (f" for {secs}s" if secs is not None else "") + ")"
+            + (f" on {obj}" if obj else ""))
+    if len(seen) > 1:
+        text += f" and {len(seen) - 1} other session(s)"
+    return text
+
+
+def lock_timeout_error(exc: BaseException, *, op: str, what: str, settings: Settings,
+                       holders: str, scrub: Callable[[str], str]) -> Timeout:
+    """SQLSTATE 55P03 as one line: the statement, the object, the wait and who holds the lock."""
+    subject = f"{op} {what}" if what else op
+    msg = (f"{subject}: gave up after waiting {settings.lock_timeout} (providers.postgres."
+           f"lockTimeout) for a lock " + (holders or "held by another session")
+           + " (SQLSTATE 55P03)")
+    return Timeout(scrub(one_line(msg)))
+
+
 class DatabaseMissing(NotFound):
     """A connection to a tenant database that does not exist (any more)."""
 
@@ -249,13 +325,20 @@ class Pool:
         self.connects = 0
 
     @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
     def admin_db(self) -> str:
         return self._params.get("dbname") or "postgres"
 
     def connect(self, dbname: str) -> psycopg.Connection:
         params = {**self._params, "dbname": dbname}
         params.setdefault("application_name", APPLICATION_NAME)
-        params.setdefault("connect_timeout", CONNECT_TIMEOUT)
+        session = self._settings.session_params()
+        params.setdefault("connect_timeout", session["connect_timeout"])
+        # the DSN's own options (search_path, ...) are kept; ours come last and win
+        params["options"] = " ".join(filter(None, (params.get("options"), session["options"])))
         try:
             conn = psycopg.connect(pg_conninfo.make_conninfo(**params), autocommit=True,
                                    cursor_factory=LoggedCursor)

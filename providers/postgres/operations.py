@@ -24,7 +24,8 @@ from psycopg import sql
 from ecpctl.kernel import Conflict, Invalid, NotFound
 from providers.postgres import catalog, ddl
 from providers.postgres import privileges as privs
-from providers.postgres.connection import DatabaseMissing, Pool, translate
+from providers.postgres.connection import (DatabaseMissing, Pool, lock_holders, lock_timeout_error,
+                                          translate)
 from providers.postgres.objects import canonical_encoding
 
 # what the admin role lacks when a statement is refused, by statement
@@ -90,8 +91,18 @@ class Ops:
         try:
             return self.pool.run(dbname, lambda conn: fn(step, conn))
         except psycopg.Error as exc:
+            if getattr(exc, "sqlstate", None) == "55P03":          # lock_timeout ran out
+                raise self._lock_timeout(exc, step, dbname) from exc
             raise translate(exc, op=step.op or "query", needs=NEEDS.get(step.op or ""),
                             scrub=self.scrub) from exc
+
+    def _lock_timeout(self, exc: psycopg.Error, step: Step, dbname: str) -> Exception:
+        try:
+            holders = self.pool.run(dbname, lock_holders)
+        except Exception:  # noqa: BLE001 - the diagnosis is best effort; the timeout is the error
+            holders = ""
+        return lock_timeout_error(exc, op=step.op or "query", what=step.what,
+                                  settings=self.pool.settings, holders=holders, scrub=self.scrub)
 
     @contextmanager
     def _serialized(self, step: Step, conn: psycopg.Connection, key: tuple) -> Iterator[None]:
@@ -381,10 +392,21 @@ class Step:
 
     def __init__(self) -> None:
         self.op: str | None = None
+        self.what = ""
 
     def run(self, conn: psycopg.Connection, op: str, stmt: sql.Composable) -> None:
         self.op = op
+        self.what = _object_named(stmt)
         conn.execute(stmt)
+
+
+def _object_named(stmt: sql.Composable) -> str:
+    """The first identifier of a statement: the object a DDL acts on (`ALTER ROLE "x" ...`).
+    Identifiers only: literals (where a password would be) are never looked at."""
+    for part in getattr(stmt, "_obj", None) or ():
+        if isinstance(part, sql.Identifier):
+            return ".".join(part._obj)
+    return ""
 
 
 def _scram_verifier(conn: psycopg.Connection, role: str, password: str) -> str:
