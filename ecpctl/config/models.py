@@ -511,6 +511,10 @@ class GrafanaSettings(SpecModel):
     tokenEnv: EnvVarName = Field("GRAFANA_TOKEN", description="Environment variable holding the "
                                                               "API token.")
     folderPrefix: NonEmptyStr = "ECP-AI"
+    connectTimeout: DurationMs = Field("5s", validate_default=True, description="How long opening a "
+                                       "connection may take.")
+    readTimeout: DurationMs = Field("30s", validate_default=True, description="How long to wait for "
+                                    "each answer (and each send) on an open connection.")
 
 
 class AlertmanagerSettings(SpecModel):
@@ -518,6 +522,10 @@ class AlertmanagerSettings(SpecModel):
                                                              "routes into (file mode).")
     url: HttpUrl | None = Field(None, description="Alertmanager URL, for the reload and checks.")
     amtool: NonEmptyStr = "amtool"
+    connectTimeout: DurationMs = Field("5s", validate_default=True, description="How long opening a "
+                                       "connection may take.")
+    readTimeout: DurationMs = Field("30s", validate_default=True, description="How long to wait for "
+                                    "each answer (and each send) on an open connection.")
 
 
 class PrometheusSettings(SpecModel):

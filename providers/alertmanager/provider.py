@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from collections.abc import Callable, Mapping
 
+from ecpctl.kernel.durations import parse_seconds
 from ecpctl.kernel import (Diagnostic, Forbidden, InUse, Invalid, NotFound, ProviderError,
                            ProviderNotConfigured)
 from providers.alertmanager import config as amc
@@ -87,7 +88,9 @@ class AlertmanagerProvider(Provider):
                 f"operator's existing config)"),))
         self._file = path
         self._amtool = amtool
-        self._api = AlertmanagerAPI(str(s["url"]))
+        self._api = AlertmanagerAPI(str(s["url"]),
+                                    connect_timeout=parse_seconds(s.get("connectTimeout") or "5s"),
+                                    read_timeout=parse_seconds(s.get("readTimeout") or "30s"))
         return ConfigureResponse()
 
     def _need(self) -> tuple[Path, str, AlertmanagerAPI]:

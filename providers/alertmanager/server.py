@@ -85,9 +85,11 @@ def status_error(code: int) -> type[ProviderError]:
 
 
 class AlertmanagerAPI:
-    def __init__(self, url: str, *, timeout: float = 30.0):
+    def __init__(self, url: str, *, connect_timeout: float = 5.0, read_timeout: float = 30.0):
         self.url = url.rstrip("/")
-        self._http = httpx.Client(timeout=timeout, trust_env=True)
+        # providers.alertmanager.connectTimeout / readTimeout: no call waits longer on a stalled peer
+        self._http = httpx.Client(timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+                                  trust_env=True)
 
     def close(self) -> None:
         self._http.close()

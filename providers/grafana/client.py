@@ -25,7 +25,8 @@ from ecpctl.kernel import (Forbidden, Invalid, ProviderError, ServerError, Throt
 from ecpctl.kernel import NotFound as KernelNotFound
 from ecpctl.kernel import scrub as kernel_scrub
 
-TIMEOUT = 30.0
+CONNECT_TIMEOUT = 5.0     # seconds to open a connection (providers.grafana.connectTimeout)
+READ_TIMEOUT = 30.0       # seconds to wait for each answer (providers.grafana.readTimeout)
 log = logging.getLogger("ecpctl.grafana")
 
 
@@ -43,13 +44,15 @@ class Conflict(KernelConflict):
 
 class GrafanaClient:
     def __init__(self, url: str, token: str, *, token_env: str, pool: int = 10,
-                 timeout: float = TIMEOUT):
+                 connect_timeout: float = CONNECT_TIMEOUT, read_timeout: float = READ_TIMEOUT):
         self.url = url.rstrip("/")
         self._token = token
         kernel_scrub.remember(token)
         self._token_env = token_env
         self._http = httpx.Client(
-            base_url=self.url, timeout=timeout, trust_env=True,
+            base_url=self.url, trust_env=True,
+            # a peer that accepts and never answers fails each request after read_timeout
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool))
         self.counts: Counter[str] = Counter()

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from collections.abc import Mapping
 
 from ecpctl.kernel.ownership import DASHBOARD_TAG as TAG
+from ecpctl.kernel.durations import parse_seconds
 from ecpctl.kernel import Conflict as KernelConflict
 from ecpctl.kernel import (Diagnostic, Invalid, ProviderError, ProviderNotConfigured,
                            ServerError)
@@ -91,7 +92,9 @@ class GrafanaProvider(Provider):
                             f"it must hold a Grafana service account token")
         if problems:
             return ConfigureResponse(tuple(Diagnostic.error(p) for p in problems))
-        self._client = GrafanaClient(str(url), token, token_env=env, pool=POOL)
+        self._client = GrafanaClient(str(url), token, token_env=env, pool=POOL,
+                                     connect_timeout=parse_seconds(s.get("connectTimeout") or "5s"),
+                                     read_timeout=parse_seconds(s.get("readTimeout") or "30s"))
         return ConfigureResponse()
 
     def _need(self) -> GrafanaClient:
