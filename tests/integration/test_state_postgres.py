@@ -78,9 +78,9 @@ def test_killed_holder_frees_its_advisory_lock_and_is_reported_dead(pg_store, po
 
 @pytest.mark.postgres
 def test_store_survives_a_server_restart(pg_store, postgres_server):
-    pg_store.put_resource("default", make_rs("tenant.acme.a"))
+    pg_store.put_resource("default", make_rs("tenant.acme.fake.thing.a"))
     postgres_server.restart()
-    pg_store.put_resource("default", make_rs("tenant.acme.b"))
+    pg_store.put_resource("default", make_rs("tenant.acme.fake.thing.b"))
     assert pg_store.snapshot("default").serial == 2
 
 
@@ -128,7 +128,7 @@ def test_a_role_with_rights_on_its_schema_can_keep_state(postgres_server, postgr
         conn.execute(sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(user)))
     with StateStore.open(postgres_server.dsn(dbname, user, "pw-of-owner"), data_dir=tmp_path) as s:
         assert s.url.endswith(f"{user}:***@127.0.0.1:{postgres_server.port}/{dbname}")
-        s.put_resource("default", make_rs("tenant.acme.a"))
+        s.put_resource("default", make_rs("tenant.acme.fake.thing.a"))
         lock = s.lock("default", "apply")
         s.unlock(lock)
         assert s.snapshot("default").serial == 1
