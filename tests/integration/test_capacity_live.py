@@ -120,6 +120,8 @@ def test_placement_against_what_runs_gpu_types_and_freed_capacity(cli, gpu_clust
     cli.remove_tenant(a)
     out = cli.ok("plan", str(cli.spec)).output
     assert _warnings(out) == []
+    # give the module's cluster back empty: a's pods hold all 4 GPUs until its namespace goes
+    gpu_cluster.kubectl("delete", "namespace", f"ecp-ai-{a}", "--wait=true", "--timeout=120s")
     assert "Plan: " in out and "to destroy" in out
 
 
