@@ -12,10 +12,11 @@ lint:
 	python3 -m mypy
 
 # Every test: the static checks, unit tests, and integration tests against a real Kubernetes
-# control plane, Postgres, Alertmanager and promtool started by tests/testenv.
+# control plane, Postgres, Prometheus, Alertmanager and promtool (two pytest processes side by
+# side: scripts/test.sh).
 test: setup
 	$(MAKE) --no-print-directory lint
-	python3 -m pytest -q -p no:cacheprovider
+	bash scripts/test.sh
 
 unit:
 	python3 -m pytest -q tests/unit
