@@ -121,7 +121,9 @@ data: {{TENANT_PRESET: premium, OWNER: team-x}}
     assert r.exit_code == 1
     assert 'field manager "team-x" owns data.TENANT_PRESET' in r.output
 
-    kube_cli.apply("--force-conflicts")
+    # the namespace and ConfigMap were made outside ecpctl: taking them over is explicit
+    # (--adopt), and taking the fields another manager owns is too (--force-conflicts)
+    kube_cli.apply("--force-conflicts", "--adopt")
     cm = kube_cli.get("configmap", "ecp-ai-config", ns(t))
     assert cm["data"]["TENANT_PRESET"] == "small"
     assert cm["data"]["OWNER"] == "team-x"             # the other manager's own field is left alone
