@@ -100,8 +100,11 @@ def resolve(version_of: Callable[[str, Path], str | None] = version_of) -> Resol
             version = version_of(name, path)
             if version is None or _minor(version) < MINIMUM[name]:
                 continue
-            if name in SKEWED and "kube-apiserver" in found:
-                server = _minor(found["kube-apiserver"].version)
+            if name in SKEWED:
+                # against the kube-apiserver chosen, or the one about to be built: a kubectl on
+                # PATH two minors older than the build must not be kept and then refused after it
+                server = _minor(found["kube-apiserver"].version if "kube-apiserver" in found
+                                else build.KUBERNETES_VERSION)
                 if server[0] != _minor(version)[0] or abs(server[1] - _minor(version)[1]) > 1:
                     continue
             found[name] = Found(name, path, source, version)
