@@ -2,7 +2,7 @@
 
 - The switches that skip real-server tests (ECPCTL_SKIP_KUBE, ECPCTL_SKIP_POSTGRES,
   ECPCTL_SKIP_MONITORING) and the one that rewrites expected outputs (ECPCTL_UPDATE_EXPECTED) are
-  refused before collection, with a one-line reason.
+  refused before collection, with a one-line reason; so is ECPCTL_FAULT_KILLS below ten.
 - Every test that needs a real server carries the `integration` marker, so `-m integration`
   selects them all: a test under tests/integration, or one using a real-server fixture, without
   it is a collection error (always, not only under CI).
@@ -17,6 +17,9 @@ import pytest
 
 SKIP_SWITCHES = ("ECPCTL_SKIP_KUBE", "ECPCTL_SKIP_POSTGRES", "ECPCTL_SKIP_MONITORING")
 UPDATE_SWITCH = "ECPCTL_UPDATE_EXPECTED"
+# the kill matrix's seeded kills per path (tests/integration/test_faults_matrix.py): fewer only
+# when debugging, never in CI, where the guarantee is at least ten per path
+KILLS_SWITCH, MIN_KILLS = "ECPCTL_FAULT_KILLS", 10
 MARKER = "integration"
 # fixtures of tests/testenv that start or need a real server (fake_grafana and webhook_sink are
 # in-process fakes and do not count)
@@ -47,6 +50,11 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             f"CI=true: {UPDATE_SWITCH}={os.environ[UPDATE_SWITCH]} would rewrite the expected outputs instead of checking "
             "them; regenerate them locally and commit the result")
+    kills = os.environ.get(KILLS_SWITCH, "").strip()
+    if kills and (not kills.isdigit() or int(kills) < MIN_KILLS):
+        raise pytest.UsageError(
+            f"CI=true: {KILLS_SWITCH}={kills} would run fewer than {MIN_KILLS} kills per path of "
+            "the kill matrix; CI runs them all (unset the switch)")
 
 
 def needs_server(item: pytest.Item) -> bool:

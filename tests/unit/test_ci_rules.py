@@ -17,7 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 def pytest_run(args: list[str], env: dict[str, str], cwd: Path = REPO):
     full = {k: v for k, v in os.environ.items()
             if k not in ("CI", "ECPCTL_SKIP_KUBE", "ECPCTL_SKIP_POSTGRES",
-                         "ECPCTL_SKIP_MONITORING", "ECPCTL_UPDATE_EXPECTED")}
+                         "ECPCTL_SKIP_MONITORING", "ECPCTL_UPDATE_EXPECTED",
+                         "ECPCTL_FAULT_KILLS")}
     full.update({"PYTHONPATH": str(REPO), **env})
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
                           capture_output=True, text=True, env=full, cwd=cwd, timeout=300)
@@ -30,6 +31,14 @@ def test_ci_refuses_the_switch(switch: str):
     assert r.returncode == pytest.ExitCode.USAGE_ERROR, r.stdout + r.stderr
     errors = [line for line in r.stderr.splitlines() if line.startswith("ERROR:")]
     assert len(errors) == 1 and f"CI=true: {switch}=1" in errors[0], r.stderr
+    assert "passed" not in r.stdout
+
+
+@pytest.mark.parametrize("kills", ["3", "x"])
+def test_ci_refuses_fewer_kills_per_path(kills: str):
+    r = pytest_run(["tests/unit/test_layers.py"], {"CI": "true", "ECPCTL_FAULT_KILLS": kills})
+    assert r.returncode == pytest.ExitCode.USAGE_ERROR, r.stdout + r.stderr
+    assert f"ECPCTL_FAULT_KILLS={kills} would run fewer than 10 kills" in r.stderr
     assert "passed" not in r.stdout
 
 
