@@ -18,7 +18,7 @@ from ecpctl.expand import ExpandContext, SecretSource, expand_config
 from ecpctl.graph import build_graph
 from ecpctl.plan import Plan
 from ecpctl.planner import PlanOptions, PriorState, make_plan
-from ecpctl.kernel import Resource
+from ecpctl.kernel import Diagnostic, Resource
 from ecpctl.sizing import GpuShares, TenantSizing, size_tenant
 from ecpctl.workspaces import for_workspace
 from ecpctl.kernel import ResourceState
@@ -31,6 +31,9 @@ class Desired:
     sizings: Mapping[str, TenantSizing]
     resources: tuple[Resource, ...]
     graph: nx.DiGraph
+    # warnings the expansion attached to resources (a custom alert on a metric nothing provides,
+    # a receiver's webhook variable unset): reported by every plan, refreshed or not
+    diagnostics: tuple[Diagnostic, ...] = ()
 
 
 def size_all(config: Config) -> dict[str, TenantSizing]:
@@ -73,7 +76,8 @@ def _desired_state(path: str | Path, prior: Mapping[str, ResourceState] | None, 
                            regenerate=frozenset(replace))
     resources = expand_config(config.tenants, sizings, ExpandContext(config.project, secrets))
     graph = build_graph({r.address: r.depends_on for r in resources})
-    return Desired(config, sizings, resources, graph)
+    found = tuple(d for r in resources if r.meta for d in r.meta.get("diagnostics", ()))
+    return Desired(config, sizings, resources, graph, found)
 
 
 def provider_settings(config: Config | None) -> dict[str, dict[str, Any]]:

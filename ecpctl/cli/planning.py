@@ -163,7 +163,7 @@ def make_plan(obj: CliContext, path: Path, scope: PlanScope, pargs: ProviderArgs
                            status="pending").to_dict()
         for tid in desired.config.tenant_ids}
     plan = dataclasses.replace(plan, provider_settings=settings, registry=registry,
-                               diagnostics=(*notes, *plan.diagnostics),
+                               diagnostics=(*notes, *desired.diagnostics, *plan.diagnostics),
                                provider_targets=resolve(providers) if scope.refresh else {})
     return Planned(plan, providers)
 
