@@ -23,7 +23,7 @@ from ecpctl.kernel import EcpctlError
 # options that shape a plan: a saved plan is applied exactly as saved, so they are refused with it
 _PLAN_SHAPING = (("targets", "--target"), ("excludes", "--exclude"), ("replace", "--replace"),
                  ("destroy", "--destroy"), ("refresh", "--refresh/--no-refresh"),
-                 ("adopt", "--adopt"))
+                 ("adopt", "--adopt"), ("strict", "--strict"))
 
 
 @dataclass(frozen=True)
@@ -168,6 +168,11 @@ def _apply_saved(obj: CliContext, args: ApplyArgs, view) -> int:
         lock.take(store)
         snap = store.snapshot(obj.workspace, decrypt=False)
         check_fresh(plan, snap.lineage, snap.serial, obj.workspace)   # before showing it
+        if not plan.refreshed and plan.has_changes:
+            # made offline: no target was recorded to bind it to, no live owner was checked
+            raise EcpctlError("saved plan refused: it was made with --no-refresh, so it names no "
+                              "target to check this cluster and database against and no owner of "
+                              "the live objects was checked; plan again without --no-refresh")
         view.planned(plan)
         if not plan.has_changes:
             view.no_changes(destroy=plan.destroy)

@@ -2,7 +2,8 @@
 
 Click reads `-out=tfplan` as `-o` with the value `ut=tfplan`; nothing here is ever silently misread:
 a single-dash word is rewritten to ecpctl's double-dash option when ecpctl has that option, and
-refused with a one-line hint otherwise (including a short option glued to its value, `-otfplan`).
+refused with a one-line hint otherwise (including a short option glued to its value, `-otfplan`);
+a short option glued to `=` (`-o=tfplan`) is read as the option and its value.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ HINTS = {
 }
 _WORD = re.compile(r"^-([a-z][a-z0-9-]+)(=.*)?$", re.DOTALL)
 _VERBOSE = re.compile(r"^-v+$")
+# a one-letter option glued to `=` (`-o=tfplan`): click would take `=tfplan` as the value
+_SHORT_EQ = re.compile(r"^-([a-zA-Z])=(.*)$", re.DOTALL)
 _BOOL = {"true": True, "false": False, "1": True, "0": False}
 
 
@@ -46,6 +49,10 @@ def normalize(args: list[str]) -> list[str]:
     for i, arg in enumerate(args):
         if arg == "--":
             return out + args[i:]
+        short = _SHORT_EQ.match(arg)
+        if short is not None:
+            out += [f"-{short.group(1)}", short.group(2)]
+            continue
         m = _WORD.match(arg)
         if m is None or _VERBOSE.match(arg):
             out.append(arg)

@@ -41,6 +41,17 @@ def test_unreadable_single_dash_options_are_refused_in_one_line(ecpctl, typed, m
     assert not (ecpctl.root / "tfplan").exists() and not (ecpctl.root / "ut=tfplan").exists()
 
 
+@pytest.mark.parametrize("typed", ["-o=tfplan", "-o", "--out=tfplan"])
+def test_a_short_option_glued_to_equals_is_read_as_option_and_value(ecpctl, typed, tmp_path,
+                                                                     monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = [typed, "tfplan"] if typed == "-o" else [typed]
+    r = ecpctl("plan", "--no-refresh", str(_examples()), *args)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "tfplan").is_file()
+    assert not (tmp_path / "=tfplan").exists()
+
+
 def _examples():
     from pathlib import Path
     return Path(__file__).resolve().parents[2] / "examples"
