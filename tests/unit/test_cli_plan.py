@@ -83,7 +83,7 @@ def test_destroy_refuses_replace_and_strict(ecpctl, spec_dir):
 
 
 @pytest.mark.parametrize("flag", [["--target", "acme"], ["--exclude", "acme"], ["--replace", ROLE],
-                                  ["--destroy"], ["--no-refresh"], ["--refresh"]])
+                                  ["--destroy"], ["--no-refresh"], ["--refresh"], ["--strict"]])
 def test_a_saved_plan_refuses_options_that_would_shape_a_new_one(ecpctl, spec_dir, tmp_path, flag):
     out = tmp_path / "p.plan"
     assert ecpctl("plan", str(spec_dir), "-o", str(out)).exit_code == 0
@@ -247,3 +247,20 @@ def test_a_dashboard_in_a_configmap_is_diffed_as_a_document(ecpctl, spec_dir):
     assert "~ value = 0.995 -> 0.999" in r.stdout
     longest = max(len(line) for line in r.stdout.splitlines())
     assert longest < 300, "a dashboard was printed as one escaped line"
+
+
+def test_a_plan_saved_without_refresh_is_refused_and_applies_nothing(ecpctl, spec_dir, tmp_path):
+    # offline, it recorded no target (cluster identity, database) and checked no live owner: it
+    # could apply anywhere, over anyone's objects
+    out = tmp_path / "offline.plan"
+    assert ecpctl("plan", str(spec_dir), "--no-refresh", "-o", str(out)).exit_code == 0
+    r = ecpctl("apply", str(out))
+    assert r.exit_code == 1
+    assert "saved plan refused: it was made with --no-refresh" in r.output
+    assert not any(ecpctl.live.glob("*.json"))
+    listed = ecpctl("state", "list")
+    assert listed.exit_code == 0 and listed.output.strip() == ""
+    # the lock was released: a refreshed plan saved and applied goes through
+    assert ecpctl("plan", str(spec_dir), "-o", str(out)).exit_code == 0
+    assert ecpctl("apply", str(out)).exit_code == 0
+    assert any(ecpctl.live.glob("*.json"))     # the fake's live objects, absent before
