@@ -36,7 +36,7 @@ def doctor_cmd(ctx: click.Context, path: Path, kubeconfig: str | None, kube_cont
     from ecpctl.engine import desired_state
 
     ctx.meta[COMMAND_META] = "doctor"
-    desired = desired_state(path)
+    desired = desired_state(path, workspace=ctx.obj.workspace if ctx.obj is not None else None)
     options = provider_options(kubeconfig=kubeconfig, kube_context=kube_context)["kubernetes"]
     results = run_checks(desired, options)
     failed = [c for c in results if c.status is Status.FAIL]

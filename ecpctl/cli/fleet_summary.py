@@ -10,10 +10,12 @@ from typing import Any
 from ecpctl.kernel import EcpctlError
 
 
-def _project(spec_path: Path | None):
+def _project(spec_path: Path | None, workspace: str):
     from ecpctl.config import load_config
+    from ecpctl.workspaces import for_workspace
     try:
-        return load_config(spec_path if spec_path is not None else Path("."))
+        return for_workspace(load_config(spec_path if spec_path is not None else Path(".")),
+                             workspace)
     except EcpctlError:
         if spec_path is not None:
             raise                        # asked for by name: its problems are reported
@@ -23,7 +25,7 @@ def _project(spec_path: Path | None):
 def collect(workspace: str, records, args) -> Any:
     from ecpctl import fleet
 
-    config = _project(args.spec_path)
+    config = _project(args.spec_path, workspace)
     project = config.project.spec.providers if config is not None else None
     providers = None
     list_nodes = None

@@ -63,7 +63,7 @@ def rbac_cmd(ctx: click.Context, path: Path, namespaced: bool, out_dir: Path | N
     from ecpctl.engine import desired_state
 
     ctx.meta[COMMAND_META] = "rbac"
-    desired = desired_state(path)
+    desired = desired_state(path, workspace=ctx.obj.workspace if ctx.obj is not None else None)
     grant = rbac.grant_for(desired.resources, service_account=service_account,
                            namespace=namespace, namespaced=namespaced)
     if not grant.rules:

@@ -69,7 +69,7 @@ def render(ctx: click.Context, args: RenderArgs) -> None:
     if args.argocd_applicationset and args.argocd is None:
         raise click.UsageError("--argocd-applicationset needs --argocd")
     settings = _argocd_settings(args)
-    desired = desired_state(args.path)
+    desired = desired_state(args.path, workspace=ctx.obj.workspace if ctx.obj is not None else None)
     if args.tenant is not None:
         desired.config.tenant(args.tenant)   # a ConfigError naming the tenants it might mean
     resources = [r for r in desired.resources if args.tenant is None or r.tenant == args.tenant]
