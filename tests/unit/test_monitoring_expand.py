@@ -336,3 +336,32 @@ def test_every_example_expands_its_monitoring():
         assert "monitoring.coreos.com/v1.PrometheusRule" in kinds
         assert "monitoring.coreos.com/v1.ServiceMonitor" in kinds
         assert "v1.ConfigMap" in kinds
+
+
+def test_alerts_go_by_severity_to_the_tenants_receivers(tmp_path):
+    """criticalReceiver and warningReceiver (the documents' routing): critical alerts that name no
+    receiver go to one, warnings to the other, the rest to the first receiver; in both modes.
+    A severity receiver that is the first receiver anyway adds no route."""
+    write(tmp_path)
+    spec = tmp_path / "acme.yaml"
+    spec.write_text(spec.read_text().replace(
+        "  monitoring:\n", "  monitoring:\n    criticalReceiver: noc\n    warningReceiver: ops-email\n"))
+    route = by_address(tmp_path)["tenant.acme.alertmanager.route.acme"].attributes
+    assert route["receiver"] == "acme/ops-webhook"
+    by_sev = [r for r in route["routes"] if any(m.startswith("severity=") for m in r["matchers"])]
+    assert by_sev == [
+        {"receiver": "acme/noc", "matchers": ['severity="critical"', 'notify=""']},
+        {"receiver": "acme/ops-email", "matchers": ['severity="warning"', 'notify=""']}]
+    # alerts that name receivers keep their own routes, before the severity ones
+    named = [r["receiver"] for r in route["routes"] if 'alertname="high_cpu_usage"' in r["matchers"]]
+    assert named == ["acme/ops-webhook", "acme/ops-email"]
+
+    write(tmp_path, alerting="kubernetes")
+    spec.write_text(spec.read_text().replace(
+        "  monitoring:\n", "  monitoring:\n    criticalReceiver: ops-webhook\n    warningReceiver: noc\n"))
+    amcfg = next(r for a, r in by_address(tmp_path).items() if "AlertmanagerConfig" in a)
+    routes = amcfg.attributes["spec"]["route"]["routes"]
+    by_sev = [r for r in routes if any(m["name"] == "severity" for m in r["matchers"])]
+    assert by_sev == [{"receiver": "noc", "matchers": [
+        {"name": "severity", "value": "warning", "matchType": "="},
+        {"name": "notify", "value": "", "matchType": "="}]}]
