@@ -254,7 +254,9 @@ class KubernetesProvider(Provider):
             except KubeError as exc:
                 if exc.status != 403:
                     raise self._fail(exc, "list", "nodes") from exc
-                nodes = None   # not allowed to see nodes: no capacity check
+                nodes = None   # not allowed to see nodes: no capacity check, and the plan says so
+                diags.append(_unchecked(req.strict or self.strict, "capacity not checked",
+                                        "nodes", "the cluster's allocatable is unknown"))
             if nodes is not None:
                 strict = req.strict or self.strict
                 found = capacity.check(mine, capacity.allocatable(nodes), strict=strict)
@@ -272,7 +274,9 @@ class KubernetesProvider(Provider):
         except KubeError as exc:
             if exc.status != 403:
                 raise self._fail(exc, "list", "pods") from exc
-            return []      # not allowed to see pods: the whole-cluster check is what is left
+            # not allowed to see pods: the whole-cluster check is what is left, and the plan says so
+            return [_unchecked(strict, "placement on nodes not checked", "pods",
+                               "only the cluster-wide totals were checked")]
         reported = {r.tenant for r in mine if any(d.summary.startswith(f"tenant {r.tenant}: ")
                                                   for d in found)}
         leaving = [s.attributes for s in req.leaving if s.type in capacity.WORKLOADS]
@@ -679,3 +683,11 @@ def _missing_kind(api_version: str, kind: str, discovery: Discovery) -> str:
 
 def _terminating(obj: Mapping[str, Any]) -> bool:
     return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def _unchecked(strict: bool, what: str, resource: str, consequence: str) -> Diagnostic:
+    """A capacity check that could not run for want of permission: a warning, an error with
+    --strict (which asks for the check to hold)."""
+    make = Diagnostic.error if strict else Diagnostic.warning
+    return make(f"{what}: not allowed to list {resource} (403); {consequence}",
+                detail=f"grant list on {resource} (ecpctl rbac prints the rules) to check it")

@@ -73,3 +73,53 @@ def test_a_pod_larger_than_any_node_is_reported():
 
 def test_within_capacity_says_nothing():
     assert check([deployment("a", "chatbot", 2)], allocatable(NODES), strict=True) == []
+
+
+# --- a capacity check that may not run: said in the plan, an error with --strict ---------------
+
+def _forbidden_to_list(monkeypatch, forbidden: set[str]):
+    """A Kubernetes provider whose client may list only what `forbidden` leaves out."""
+    import providers.kubernetes.provider as kp
+    from providers.kubernetes.client import KubeError
+
+    def list_objects(client, info, selector=None, field_selector=None):
+        if info.kind in forbidden:
+            raise KubeError(403, "Forbidden", f"cannot list {info.kind}", "GET", "/api/v1/x")
+        return NODES if info.kind == "Node" else []
+
+    class Discovery:
+        def info(self, api_version, kind):
+            return object()
+
+    class Client:
+        server = "https://127.0.0.1:1"
+
+    monkeypatch.setattr(kp, "list_objects", list_objects)
+    p = kp.KubernetesProvider()
+    p._client, p._discovery = Client(), Discovery()
+    monkeypatch.setattr(p, "_info", lambda t: object())
+    return p
+
+
+def _validate(p, strict=False):
+    from providers.protocol import ValidateRequest
+    return p.validate(ValidateRequest(resources=[deployment("a", "callbot", 1)], strict=strict))
+
+
+def test_forbidden_nodes_say_the_capacity_was_not_checked(monkeypatch):
+    p = _forbidden_to_list(monkeypatch, {"Node"})
+    diags = _validate(p).diagnostics
+    assert [(d.severity, d.summary) for d in diags] == [
+        (Severity.WARNING, "capacity not checked: not allowed to list nodes (403); the "
+                           "cluster's allocatable is unknown")]
+    assert "ecpctl rbac" in diags[0].detail
+    assert [d.severity for d in _validate(p, strict=True).diagnostics] == [Severity.ERROR]
+
+
+def test_forbidden_pods_say_the_placement_was_not_checked(monkeypatch):
+    p = _forbidden_to_list(monkeypatch, {"Pod"})
+    diags = _validate(p).diagnostics
+    assert [(d.severity, d.summary) for d in diags] == [
+        (Severity.WARNING, "placement on nodes not checked: not allowed to list pods (403); only "
+                           "the cluster-wide totals were checked")]
+    assert [d.severity for d in _validate(p, strict=True).diagnostics] == [Severity.ERROR]
