@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from ecpctl.kernel import Diagnostic, ProviderError
 from ecpctl.graph import build_graph, downstream, upstream
@@ -63,6 +63,16 @@ def select_scope(desired: Mapping[str, Resource], prior: Mapping[str, ResourceSt
         hit = {a for a in scope if matches(a, tenant_of[a], opts.excludes)}
         scope -= downstream(g, hit) if not opts.destroy else upstream(g, hit)
     return scope
+
+
+def _unmatched_targets(desired: Mapping[str, Resource], prior: Mapping[str, ResourceState],
+                       targets: Sequence[str]) -> Iterator[Diagnostic]:
+    """A --target that names nothing (a typo, a tenant not declared) plans nothing: say so."""
+    tenant_of = {a: s.tenant for a, s in prior.items()}
+    tenant_of.update({a: r.tenant for a, r in desired.items()})
+    for t in targets:
+        if not any(matches(a, tenant, (t,)) for a, tenant in tenant_of.items()):
+            yield Diagnostic.warning(f"--target {t} matches no resource in the specs or the state")
 
 
 def _read_all(providers: ProviderSet, desired: Sequence[Resource], prior: Sequence[ResourceState],
@@ -123,7 +133,7 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
         desired_in_scope = desired
     scope = select_scope(desired, prior, opts)
 
-    diags: list[Diagnostic] = []
+    diags: list[Diagnostic] = list(_unmatched_targets(desired, prior, opts.targets))
     live: dict[str, LiveObject] = {}
     requests: dict = {}
     scoped_desired = [r for a, r in desired_in_scope.items() if a in scope]

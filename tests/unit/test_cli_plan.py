@@ -264,3 +264,10 @@ def test_a_plan_saved_without_refresh_is_refused_and_applies_nothing(ecpctl, spe
     assert ecpctl("plan", str(spec_dir), "-o", str(out)).exit_code == 0
     assert ecpctl("apply", str(out)).exit_code == 0
     assert any(ecpctl.live.glob("*.json"))     # the fake's live objects, absent before
+
+
+def test_a_target_that_matches_nothing_is_a_warning(ecpctl, spec_dir):
+    r = ecpctl("plan", str(spec_dir), "--target", "nobody", "--target", "acme")
+    assert r.exit_code == 0, r.output
+    warnings = [line for line in r.output.splitlines() if line.startswith("Warning: ")]
+    assert warnings == ["Warning: --target nobody matches no resource in the specs or the state"]
