@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ecpctl.kernel import Severity
 from ecpctl.kernel import Address
 from ecpctl.kernel import Resource
@@ -106,20 +108,15 @@ def _validate(p, strict=False):
     return p.validate(ValidateRequest(resources=[deployment("a", "callbot", 1)], strict=strict))
 
 
-def test_forbidden_nodes_say_the_capacity_was_not_checked(monkeypatch):
-    p = _forbidden_to_list(monkeypatch, {"Node"})
+@pytest.mark.parametrize("forbidden, summary", [
+    ("Node", "capacity not checked: not allowed to list nodes (403); the cluster's allocatable "
+             "is unknown"),
+    ("Pod", "placement on nodes not checked: not allowed to list pods (403); only the "
+            "cluster-wide totals were checked"),
+])
+def test_a_forbidden_list_says_what_was_not_checked(monkeypatch, forbidden, summary):
+    p = _forbidden_to_list(monkeypatch, {forbidden})
     diags = _validate(p).diagnostics
-    assert [(d.severity, d.summary) for d in diags] == [
-        (Severity.WARNING, "capacity not checked: not allowed to list nodes (403); the "
-                           "cluster's allocatable is unknown")]
+    assert [(d.severity, d.summary) for d in diags] == [(Severity.WARNING, summary)]
     assert "ecpctl rbac" in diags[0].detail
-    assert [d.severity for d in _validate(p, strict=True).diagnostics] == [Severity.ERROR]
-
-
-def test_forbidden_pods_say_the_placement_was_not_checked(monkeypatch):
-    p = _forbidden_to_list(monkeypatch, {"Pod"})
-    diags = _validate(p).diagnostics
-    assert [(d.severity, d.summary) for d in diags] == [
-        (Severity.WARNING, "placement on nodes not checked: not allowed to list pods (403); only "
-                           "the cluster-wide totals were checked")]
     assert [d.severity for d in _validate(p, strict=True).diagnostics] == [Severity.ERROR]
