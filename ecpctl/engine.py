@@ -19,7 +19,7 @@ from ecpctl.graph import build_graph
 from ecpctl.plan import Plan
 from ecpctl.planner import PlanOptions, PriorState, make_plan
 from ecpctl.kernel import Diagnostic, Resource
-from ecpctl.sizing import GpuShares, TenantSizing, size_tenant
+from ecpctl.sizing import TenantSizing, size_all
 from ecpctl.workspaces import for_workspace
 from ecpctl.kernel import ResourceState
 from providers.registry import PROVIDER_NAMES, ProviderSet
@@ -31,15 +31,9 @@ class Desired:
     sizings: Mapping[str, TenantSizing]
     resources: tuple[Resource, ...]
     graph: nx.DiGraph
-    # warnings the expansion attached to resources (a custom alert on a metric nothing provides,
-    # a receiver's webhook variable unset): reported by every plan, refreshed or not
+    # the expansion's warnings (a custom alert on a metric nothing provides, a receiver's webhook
+    # variable unset): reported by validate and every plan, refreshed or not
     diagnostics: tuple[Diagnostic, ...] = ()
-
-
-def size_all(config: Config) -> dict[str, TenantSizing]:
-    price, shares = config.project.spec.price, GpuShares.from_project(config.project)
-    return {lt.tenant.metadata.name: size_tenant(lt.tenant, price, shares=shares)
-            for lt in config.tenants}
 
 
 @contextmanager
@@ -74,10 +68,9 @@ def _desired_state(path: str | Path, prior: Mapping[str, ResourceState] | None, 
     sizings = size_all(config)
     secrets = SecretSource(prior={a: s.attributes for a, s in (prior or {}).items()},
                            regenerate=frozenset(replace))
-    resources = expand_config(config.tenants, sizings, ExpandContext(config.project, secrets))
-    graph = build_graph({r.address: r.depends_on for r in resources})
-    found = tuple(d for r in resources if r.meta for d in r.meta.get("diagnostics", ()))
-    return Desired(config, sizings, resources, graph, found)
+    expanded = expand_config(config.tenants, sizings, ExpandContext(config.project, secrets))
+    graph = build_graph({r.address: r.depends_on for r in expanded.resources})
+    return Desired(config, sizings, expanded.resources, graph, expanded.diagnostics)
 
 
 def provider_settings(config: Config | None) -> dict[str, dict[str, Any]]:

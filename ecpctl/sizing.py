@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecpctl.catalog import Preset, ServiceCatalog, ServiceProfile, default_catalog
 from ecpctl.catalog.tenant import NO_SHARING, WHOLE_GPU, GpuShares, OverrideError, tenant_profile
@@ -18,6 +18,9 @@ from ecpctl.config.limits import INT32_MAX, INT64_MAX
 from ecpctl.config.models import PriceTable, Tenant, did_you_mean
 from ecpctl.kernel import ConfigError
 from ecpctl.kernel.quantity import format_cpu, format_memory
+
+if TYPE_CHECKING:
+    from ecpctl.config import Config
 
 HA_AVAILABILITY = Decimal("99.9")   # at or above: at least HA_MIN_REPLICAS of every service
 HA_MIN_REPLICAS = 2
@@ -384,6 +387,15 @@ def size_tenant(tenant: Tenant, price: PriceTable, catalog: ServiceCatalog | Non
         pods_limit=sum(s.max_replicas for s in services) + len(services))
 
 
-__all__ = ["ServiceSizing", "TenantSizing", "SizingError", "size_tenant", "preset_problem",
+
+def size_all(config: Config) -> dict[str, TenantSizing]:
+    """Every tenant of `config` sized, by tenant id."""
+    price, shares = config.project.spec.price, GpuShares.from_project(config.project)
+    return {lt.tenant.metadata.name: size_tenant(lt.tenant, price, shares=shares)
+            for lt in config.tenants}
+
+
+__all__ = ["ServiceSizing", "TenantSizing", "SizingError", "size_tenant", "size_all",
+           "preset_problem",
            "limit_problems", "replicas_for", "is_ha", "HA_AVAILABILITY", "HA_MIN_REPLICAS",
            "service_needs", "resolve_tier", "tier_of", "gpu_number", "format_gpus", "GpuShares"]

@@ -36,13 +36,18 @@ def validate_cmd(ctx: click.Context, **opts) -> None:
 
 def validate(ctx: click.Context, args: ValidateArgs) -> None:
     from ecpctl.config import load_config
+    from ecpctl.expand import ExpandContext, SecretSource, expand_config
+    from ecpctl.sizing import size_all
     from ecpctl.views.validate import Validated, ValidTenant, validate_human, validate_json
 
     view = choose(ctx, "validate", args.as_json, human=validate_human, body=validate_json)
     cfg = load_config(args.path)
+    # expanded as plan would (no state: fresh secrets, never shown): its errors (an alert
+    # condition Prometheus refuses) fail validate and its warnings are reported here too
+    expanded = expand_config(cfg.tenants, size_all(cfg), ExpandContext(cfg.project, SecretSource()))
     view.show(Validated(path=args.path, project_file=cfg.project_file,
                         tenants=tuple(ValidTenant(lt.id, lt.file) for lt in cfg.tenants)),
-              cfg.warnings)
+              (*cfg.warnings, *expanded.diagnostics))
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,6 @@ Generated secrets come from a `SecretSource`, so a password is made once and the
 """
 
 from ecpctl.expand.context import ExpandContext, SecretSource
-from ecpctl.expand.tenant import expand_config, expand_tenant
+from ecpctl.expand.tenant import Expansion, expand_config, expand_tenant
 
-__all__ = ["ExpandContext", "SecretSource", "expand_config", "expand_tenant"]
+__all__ = ["ExpandContext", "Expansion", "SecretSource", "expand_config", "expand_tenant"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Callable, Mapping
 
-from ecpctl.kernel import Address, Resource, get_path, make_address
+from ecpctl.kernel import Address, Diagnostic, Resource, get_path, make_address
 from ecpctl.kernel.ownership import MANAGED_BY, TENANT_LABEL  # noqa: F401 - for ecpctl.expand.*
 from ecpctl.kernel.scrub import remember
 
@@ -52,11 +52,14 @@ class ExpandContext:
 
 
 class Builder:
-    """Collects one tenant's resources and hands out addresses."""
+    """Collects one tenant's resources and the warnings found on the way, and hands out addresses."""
 
     def __init__(self, tenant: str):
         self.tenant = tenant
         self.resources: list[Resource] = []
+        # plan-time warnings (a custom alert nothing feeds, a webhook variable unset): reported by
+        # validate and every plan, not attached to a resource
+        self.diagnostics: list[Diagnostic] = []
 
     def address(self, provider: str, rtype: str, name: str) -> str:
         return make_address(self.tenant, provider, rtype, name)

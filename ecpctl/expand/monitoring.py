@@ -94,17 +94,15 @@ def expand_monitoring(b: Builder, ctx: ExpandContext, lt, sizing, k8s: dict[str,
     if custom:
         groups.append({"name": f"ecp-ai-{tid}-custom", "rules": custom})
     recorded = set(RECORDED) | {r["record"] for g in groups for r in g["rules"] if "record" in r}
-    warnings = _unknown_metrics(lt, recorded)
+    b.diagnostics.extend(_unknown_metrics(lt, recorded))
     if pmon.rulesMode == "file":
         # no prometheus-operator: the rules go to a file Prometheus loads, and nothing would
         # read a ServiceMonitor (the file's Prometheus has its own scrape configuration)
-        b.add("prometheus", "rules", tid, {"groups": groups},
-              meta={"diagnostics": tuple(warnings)} if warnings else None)
+        b.add("prometheus", "rules", tid, {"groups": groups})
     else:
         rule = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
                 "metadata": meta("ecp-ai-slo", ns, rule_labels), "spec": {"groups": groups}}
-        b.add(PROVIDER, ktype(rule), "ecp-ai-slo", rule, depends_on=in_ns,
-              meta={"diagnostics": tuple(warnings)} if warnings else None)
+        b.add(PROVIDER, ktype(rule), "ecp-ai-slo", rule, depends_on=in_ns)
         _service_monitor(b, tid, ns, in_ns, rule_labels)
     if t.spec.monitoring.dashboards:
         title = t.metadata.displayName or tid
@@ -227,7 +225,6 @@ def _alerting(b: Builder, ctx: ExpandContext, lt, ns: str, in_ns) -> None:
     if ctx.project.spec.monitoring.alertmanagerMode == "kubernetes":
         deps = list(in_ns)
         slack = [i for i, r in enumerate(mon.receivers) if r.slack is not None]
-        warnings = []
         if slack:
             data = {}
             for i in slack:
@@ -235,7 +232,7 @@ def _alerting(b: Builder, ctx: ExpandContext, lt, ns: str, in_ns) -> None:
                 url, warning = _slack_url(lt, i)
                 data[f"slack-{r.name}"] = b64(url)
                 if warning:
-                    warnings.append(warning)
+                    b.diagnostics.append(warning)
             deps.append(add_object(b, {
                 "apiVersion": "v1", "kind": "Secret",
                 "metadata": meta(ALERTING_SECRET, ns, labels(tid)), "type": "Opaque",
@@ -258,14 +255,14 @@ def _alerting(b: Builder, ctx: ExpandContext, lt, ns: str, in_ns) -> None:
                 "receivers": [_receiver_k8s(r, f"slack-{r.name}" if r.slack else None)
                               for r in mon.receivers],
             }}
-        b.add(PROVIDER, ktype(amcfg), amcfg["metadata"]["name"], amcfg, depends_on=tuple(deps),
-              meta={"diagnostics": tuple(warnings)} if warnings else None)
+        b.add(PROVIDER, ktype(amcfg), amcfg["metadata"]["name"], amcfg, depends_on=tuple(deps))
         return
     recv_addrs = []
     for i, r in enumerate(mon.receivers):
         attrs, sens, warning = _receiver_file(lt, i)
-        recv_addrs.append(b.add("alertmanager", "receiver", r.name, attrs, sensitive=sens,
-                                meta={"diagnostics": (warning,)} if warning else None))
+        if warning:
+            b.diagnostics.append(warning)
+        recv_addrs.append(b.add("alertmanager", "receiver", r.name, attrs, sensitive=sens))
     b.add("alertmanager", "route", tid, {
         "receiver": receiver_name(tid, default), "matchers": [f'{TENANT_KEY}="{tid}"'],
         "group_by": ["alertname", "service"], "continue": False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from ecpctl.kernel import ConfigError, Diagnostic
 from ecpctl.expand.backup import expand_backup, resolve as resolve_backup
@@ -14,7 +15,15 @@ from ecpctl.expand.postgres import expand_postgres
 from ecpctl.kernel import Resource
 
 
-def expand_tenant(lt, sizing, ctx: ExpandContext) -> list[Resource]:
+@dataclass(frozen=True)
+class Expansion:
+    """The desired resources, and the warnings found expanding them (errors raise ConfigError)."""
+
+    resources: tuple[Resource, ...]
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+def expand_tenant(lt, sizing, ctx: ExpandContext) -> Expansion:
     b = Builder(lt.tenant.metadata.name)
     db, db_deps = (None, ())
     if lt.tenant.spec.database.enabled:
@@ -24,18 +33,22 @@ def expand_tenant(lt, sizing, ctx: ExpandContext) -> list[Resource]:
     if backup is not None:
         expand_backup(b, ctx, lt, backup, k8s)
     expand_monitoring(b, ctx, lt, sizing, k8s)
-    return b.resources
+    return Expansion(tuple(b.resources), tuple(b.diagnostics))
 
 
-def expand_config(tenants: Iterable, sizings: dict, ctx: ExpandContext) -> tuple[Resource, ...]:
+def expand_config(tenants: Iterable, sizings: dict, ctx: ExpandContext) -> Expansion:
     out: list[Resource] = []
+    warnings: list[Diagnostic] = []
     diags: list[Diagnostic] = []
     for lt in tenants:
         try:
-            out.extend(expand_tenant(lt, sizings[lt.tenant.metadata.name], ctx))
+            one = expand_tenant(lt, sizings[lt.tenant.metadata.name], ctx)
         except ConfigError as exc:
             diags.extend(exc.diagnostics)
+            continue
+        out.extend(one.resources)
+        warnings.extend(one.diagnostics)
     if diags:
         raise ConfigError(f"{len(diags)} errors in spec files", diagnostics=tuple(diags))
     out.extend(expand_project(ctx))
-    return tuple(out)
+    return Expansion(tuple(out), tuple(warnings))

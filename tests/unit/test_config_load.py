@@ -134,7 +134,9 @@ def test_loading_writes_nothing(tmp_path):
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
-def test_validate_command(tmp_path):
+def test_validate_command(tmp_path, monkeypatch):
+    # validate expands the specs: the examples' slack receiver would warn without its webhook URL
+    monkeypatch.setenv("NOC_SLACK_WEBHOOK_URL", "https://hooks.example.com/x")
     result = CliRunner().invoke(cli, ["validate", str(EXAMPLES)])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"Success! 4 tenants, 1 project in {EXAMPLES} are valid."

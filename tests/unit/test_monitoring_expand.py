@@ -289,10 +289,11 @@ def test_receiver_names_cannot_collide_across_tenants(tmp_path):
 
 def test_missing_slack_env_is_a_warning(tmp_path, monkeypatch):
     monkeypatch.delenv("ACME_SLACK_URL", raising=False)
-    res = by_address(write(tmp_path, alerting="file"))
-    slack = res["tenant.acme.alertmanager.receiver.noc"]
+    desired = desired_state(write(tmp_path, alerting="file"))
+    slack = next(r for r in desired.resources
+                 if r.address == "tenant.acme.alertmanager.receiver.noc")
     assert "api_url" not in slack.attributes["slack_configs"][0]
-    (warning,) = slack.meta["diagnostics"]
+    (warning,) = desired.diagnostics
     assert warning.severity.value == "warning" and "ACME_SLACK_URL" in warning.summary
     assert warning.file.endswith("acme.yaml") and warning.line
 
