@@ -2,8 +2,10 @@
 and the targets each provider resolved to (ecpctl/targets.py checks them before apply).
 
 A saved plan holds desired values, including generated secrets, so it is written 0600 and never
-printed; with a state key its sensitive values are encrypted like the state's (`seal_plan_document`).
-Applying it is refused when the state has moved on since it was made.
+printed, and its sensitive values are always encrypted (`seal_plan_document`): with the state's key
+when there is one, else with a random key of the plan's own that is kept in the state database
+(state/plan_keys.py) under the plan's id (`PLAN_KEY`), never in the file. Applying it is refused
+when the state has moved on since it was made, or does not hold its key.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ecpctl.plan import Action, ActionReason, Plan, ResourceChange
 PLANFILE_KIND = "ecpctl-saved-plan"
 PLANFILE_VERSION = 1
 KEY_FILE = "state_key_file"     # where the key came from, when a Project's key file gave it
+PLAN_KEY = "plan_key_id"        # the id its own key is kept under in state, when no state key
 
 
 def _resource_dict(r: Resource) -> dict[str, Any]:
@@ -165,12 +168,20 @@ def open_plan_document(doc: dict[str, Any], sealer, *, what: str) -> dict[str, A
 
 def check_fresh(plan: Plan, lineage: str | None, serial: int, workspace: str) -> None:
     """Refuse a saved plan made against another workspace, lineage or an older serial."""
-    if plan.workspace != workspace:
-        raise StateError(f"saved plan is for workspace {plan.workspace!r}, "
+    check_made_from(plan.workspace, plan.lineage, plan.serial,
+                    lineage=lineage, serial=serial, workspace=workspace)
+
+
+def check_made_from(made_workspace: str, made_lineage: str | None, made_serial: int, *,
+                    lineage: str | None, serial: int, workspace: str) -> None:
+    """`check_fresh` for the workspace, lineage and serial a plan records (a state without a
+    lineage yet, "" or None, is the one that gets one at the first apply)."""
+    if made_workspace != workspace:
+        raise StateError(f"saved plan is for workspace {made_workspace!r}, "
                          f"but workspace {workspace!r} is selected")
-    if plan.lineage is not None and lineage is not None and plan.lineage != lineage:
-        raise StateError(f"saved plan is stale: it was made for state lineage {plan.lineage}, "
+    if made_lineage and lineage and made_lineage != lineage:
+        raise StateError(f"saved plan is stale: it was made for state lineage {made_lineage}, "
                          f"but the state's lineage is now {lineage}; run plan again")
-    if plan.serial != serial:
-        raise StateError(f"saved plan is stale: it was made at state serial {plan.serial}, "
+    if made_serial != serial:
+        raise StateError(f"saved plan is stale: it was made at state serial {made_serial}, "
                          f"but the state is now at serial {serial}; run plan again")

@@ -104,3 +104,16 @@ tenants = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# The keys of saved plans made without a state key (state/plan_keys.py): such a plan's secrets are
+# sealed with a random key of its own, kept here and never in the plan file, so that without a
+# state key the state database stays the only place that can give a secret back.
+plan_keys = Table(
+    "plan_keys", metadata,
+    Column("id", String(36), primary_key=True),        # the plan's id, recorded in its file
+    Column("workspace", String(64), nullable=False, index=True),
+    Column("lineage", String(36)),                     # the state the plan was made from
+    Column("serial", Integer, nullable=False),
+    Column("secret", Text, nullable=False),            # base64 of the plan's 32-byte AES key
+    Column("created_at", UTCDateTime, nullable=False),
+)

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from ecpctl.kernel import StateError
 from ecpctl.kernel import Address, ResourceState
-from state import crypto, document, keys, models, rows
+from state import crypto, document, keys, models, plan_keys, rows
 from state.bulk import gc_paused
 from state.crypto import Sealer
 from state.keys import StateKey
@@ -148,6 +148,7 @@ class StateStore:
             for table in (R, T, V):
                 conn.execute(delete(table).where(table.c.workspace == name))
             conn.execute(delete(models.locks).where(models.locks.c.workspace == name))
+            plan_keys.drop_workspace(conn, name)
             conn.execute(delete(W).where(W.c.name == name))
 
     # --- reading ---------------------------------------------------------------------------
@@ -333,6 +334,22 @@ class StateStore:
             body, _ = self._body(conn, workspace, parsed.lineage, new_serial)
             self._add_version(conn, workspace, parsed.lineage, new_serial,
                               "push --force" if force else "push", body, len(parsed.resources))
+
+    # --- keys of saved plans made without a state key (state/plan_keys.py) ----------------
+
+    def keep_plan_key(self, workspace: str, plan_id: str, lineage: str | None, serial: int,
+                      secret: bytes) -> None:
+        _check_name(workspace)
+        plan_keys.keep(self._db, workspace, plan_id, lineage, serial, secret)
+
+    def plan_key(self, workspace: str, plan_id: str) -> bytes | None:
+        _check_name(workspace)
+        return plan_keys.find(self._db, workspace, plan_id)
+
+    def drop_plan_keys(self, workspace: str, *, serial_below: int,
+                       plan_id: str | None = None) -> int:
+        _check_name(workspace)
+        return plan_keys.drop(self._db, workspace, serial_below=serial_below, plan_id=plan_id)
 
     # --- encryption at rest ----------------------------------------------------------------
 

@@ -158,11 +158,12 @@ def run_apply(obj: CliContext, args: ApplyArgs, view) -> int:
 
 
 def _apply_saved(obj: CliContext, args: ApplyArgs, view) -> int:
-    from ecpctl.cli.planning import execute, exit_code, load_plan, state_lock
+    from ecpctl.cli.planning import execute, exit_code, load_saved_plan, state_lock
     from ecpctl.planfile import check_fresh
     from ecpctl.targets import check_bound
     from providers.registry import ProviderSet
-    plan = load_plan(obj, args.path)
+    saved = load_saved_plan(obj, args.path)
+    plan = saved.plan
     with state_lock(obj, args.lock, "destroy" if plan.destroy else "apply") as lock:
         store = obj.store()
         lock.take(store)
@@ -185,6 +186,7 @@ def _apply_saved(obj: CliContext, args: ApplyArgs, view) -> int:
             providers.close()
             raise
         outcome = execute(obj, plan, providers, lock, parallelism=args.providers.parallelism,
-                          events=view, on_interrupt=view.interrupted)
+                          events=view, on_interrupt=view.interrupted,
+                          plan_key_id=saved.plan_key_id)
     view.outcome(outcome, destroy=plan.destroy)
     return exit_code(outcome)

@@ -199,12 +199,34 @@ def _sealer(obj: CliContext):
 
 def save_plan(obj: CliContext, plan, out: Path) -> None:
     """Sensitive values are encrypted with the state's key; a Project's key file is recorded so
-    that `apply FILE` finds it without the specs."""
+    that `apply FILE` finds it without the specs. Without a state key they are encrypted with a
+    random key of the plan's own, kept in the state database (created if need be), never in FILE."""
     from ecpctl.planfile import seal_plan_document, write_plan
     sealer = _sealer(obj)
+    if not sealer.enabled:
+        write_plan(plan, out, encode=lambda doc: _seal_with_plan_key(obj, plan, doc))
+        return
     key_file = str(obj.key_file) if obj.key_file is not None and not obj.key_from_environment() \
         else None
     write_plan(plan, out, encode=lambda doc: seal_plan_document(doc, sealer, key_file=key_file))
+
+
+def _seal_with_plan_key(obj: CliContext, plan, doc: dict) -> dict:
+    """`doc` sealed with a new key, which the state keeps under a new plan id (state/plan_keys.py);
+    a plan with no secret in it needs no key, and the state is not touched."""
+    import os
+    import uuid
+    from ecpctl.planfile import PLAN_KEY, seal_plan_document
+    from state.crypto import Sealer, count_envelopes
+    from state.keys import KEY_BYTES, StateKey
+    secret = os.urandom(KEY_BYTES)
+    doc = seal_plan_document(doc, Sealer(StateKey(secret, source="the saved plan's key")))
+    if count_envelopes(doc["changes"]):
+        plan_id = str(uuid.uuid4())
+        # kept before the file is written: a file whose key is nowhere would never apply
+        obj.store().keep_plan_key(plan.workspace, plan_id, plan.lineage, plan.serial, secret)
+        doc[PLAN_KEY] = plan_id
+    return doc
 
 
 def is_plan_file(path: Path) -> bool:
@@ -212,16 +234,59 @@ def is_plan_file(path: Path) -> bool:
     return check(path)
 
 
+@dataclass(frozen=True)
+class SavedPlan:
+    plan: object            # ecpctl.plan.Plan, its sensitive values in clear
+    plan_key_id: str | None   # the id its key is kept under in state (made without a state key)
+
+
 def load_plan(obj: CliContext, path: Path):
-    """A saved plan with its sensitive values opened (the key comes from the environment or the
-    Project key file the plan names). Opens no state database."""
-    from ecpctl.planfile import KEY_FILE, open_plan_document, read_plan
+    """A saved plan with its sensitive values opened: see `load_saved_plan`."""
+    return load_saved_plan(obj, path).plan
+
+
+def load_saved_plan(obj: CliContext, path: Path) -> SavedPlan:
+    """A saved plan with its sensitive values opened. The key comes from the environment or the
+    Project key file the plan names; a plan made without a state key reads its own key from the
+    state (read-only), and is refused when the state does not hold it."""
+    from ecpctl.planfile import KEY_FILE, PLAN_KEY, open_plan_document, read_plan
+    from state.crypto import Sealer
+    found: list[str] = []
 
     def decode(doc):
-        if doc.get(KEY_FILE) and not obj.key_from_environment() and obj.key_file is None:
-            obj.key_file = Path(doc[KEY_FILE])
-        return open_plan_document(doc, _sealer(obj), what=f"saved plan {path}")
-    return read_plan(path, decode=decode)
+        if doc.get(PLAN_KEY):
+            found.append(str(doc[PLAN_KEY]))
+            sealer = Sealer(_kept_plan_key(obj, path, doc, found[0]))
+        else:
+            if doc.get(KEY_FILE) and not obj.key_from_environment() and obj.key_file is None:
+                obj.key_file = Path(doc[KEY_FILE])
+            sealer = _sealer(obj)
+        return open_plan_document(doc, sealer, what=f"saved plan {path}")
+    plan = read_plan(path, decode=decode)
+    return SavedPlan(plan, found[0] if found else None)
+
+
+def _kept_plan_key(obj: CliContext, path: Path, doc: dict, plan_id: str):
+    from ecpctl.kernel import StateError
+    from ecpctl.planfile import check_made_from
+    from state.keys import StateKey
+    store = obj.reader()
+    workspace = str(doc["workspace"])
+    secret = store.plan_key(workspace, plan_id)
+    if secret is not None:
+        return StateKey(secret, source=f"the key the state keeps for saved plan {path}")
+    try:        # a plan made for another workspace or serial is refused as stale, as ever
+        lineage, serial = store.head(obj.workspace)
+    except StateError:
+        pass        # no such workspace in this state: it is another state
+    else:
+        check_made_from(workspace, doc.get("lineage"), doc["serial"],
+                        lineage=lineage, serial=serial, workspace=obj.workspace)
+    raise StateError(f"saved plan {path} refused: it was made without a state key, so the key to "
+                     "its secrets is kept only in the state it was made from, and state "
+                     f"{store.url} (workspace {workspace}) does not hold it (the plan was made "
+                     "against another state, or was applied already); apply it to the state it "
+                     "was made from, or run plan again")
 
 
 def confirm(question: str) -> None:
@@ -261,9 +326,10 @@ def interrupt_to_event(notice) -> Iterator[threading.Event]:
 
 
 def execute(obj: CliContext, plan, providers, lock: StateLock, *, parallelism: int, events,
-            on_interrupt):
+            on_interrupt, plan_key_id: str | None = None):
     """Walk `plan` under `lock` (taken here when the caller has not), keep the tenants registry
-    in step, and return the ApplyOutcome. A stale saved plan is refused before anything runs."""
+    in step, and return the ApplyOutcome. A stale saved plan is refused before anything runs.
+    The keys the state kept for saved plans go once applied (`plan_key_id`) or stale."""
     from ecpctl.engine import run_apply, tenant_gone, tenants_touched
     from ecpctl.kernel.ownership import Owner
     from ecpctl.planfile import check_fresh
@@ -297,7 +363,8 @@ def execute(obj: CliContext, plan, providers, lock: StateLock, *, parallelism: i
                     store.remove_tenant(ws, tid)
             elif tid in declared:
                 record(tid, "failed" if tid in failed_tenants else "running")
-        store.checkpoint(ws, "destroy" if plan.destroy else "apply")
+        serial = store.checkpoint(ws, "destroy" if plan.destroy else "apply")
+        store.drop_plan_keys(ws, serial_below=serial, plan_id=plan_key_id)
     finally:
         lock.release()
         providers.close()

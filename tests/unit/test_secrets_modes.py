@@ -39,7 +39,6 @@ class Scan:
         self.outputs: list[str] = []        # never allowed to hold a secret
         self.state_dumps: list[str] = []    # `state pull`: the state itself
         self.files: list[Path] = []         # saved plans, rendered manifests, crash files
-        self.plans: list[Path] = []         # saved plans (without a key: the xfail test below)
         self.secrets: set[str] = set()
 
     def env(self, **extra) -> dict:
@@ -60,8 +59,7 @@ class Scan:
         places = {"command output": "\n".join(self.outputs)}
         if self.log_file.exists():
             places["debug log"] = self.log_file.read_text()
-        files = self.files if self.key is not None else [f for f in self.files if f not in self.plans]
-        for f in [*files, *sorted(self.crash_dir.glob("*"))]:
+        for f in [*self.files, *sorted(self.crash_dir.glob("*"))]:
             places[f.name] = f.read_bytes().decode("utf-8", "replace")
         if self.key is not None:            # with a key even the state holds none in clear
             places["state pull"] = "\n".join(self.state_dumps)
@@ -88,7 +86,6 @@ def test_no_secret_leaves_the_state_in_either_mode(mode, ecpctl, spec_dir, tmp_p
     scan.run("plan", spec)
     scan.run("plan", spec, "--json", "-o", str(plan1))
     scan.files.append(plan1)
-    scan.plans.append(plan1)
     scan.run("show", str(plan1))
     scan.run("show", str(plan1), "--json")
     scan.run("apply", str(plan1))
@@ -172,10 +169,6 @@ def test_no_secret_leaves_the_state_in_either_mode(mode, ecpctl, spec_dir, tmp_p
     assert leaks == [], leaks
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 10 §5: without a key only the state database may hold a secret, but `plan -o` writes "
-    "the generated passwords into the saved plan in clear (ecpctl/planfile.py; a decision for "
-    "the plan command's owner: refuse, or seal them with a key kept in the state database)"))
 def test_without_a_key_a_saved_plan_holds_no_secret(ecpctl, spec_dir, tmp_path):
     out = tmp_path / "p.plan"
     assert ecpctl("plan", str(spec_dir), "-o", str(out), env={KEY_ENV: None}).exit_code == 0
