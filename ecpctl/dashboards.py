@@ -8,6 +8,7 @@ ServiceMonitor) and `service` for the services' own request metrics.
 from __future__ import annotations
 
 import hashlib
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,10 @@ from ecpctl.kernel.ownership import DASHBOARD_TAG as TAG
 from ecpctl.slo import RATIO, SLO_PERIOD, WINDOWS, error_budget
 
 UID_MAX = 40          # Grafana's limit on a uid
+# The workspace whose uids carry no workspace: the uids of ecpctl before workspaces had their own
+# (state.store.DEFAULT_WORKSPACE), so installs in it keep their dashboards and links
+DEFAULT_WORKSPACE = "default"
+_UID_SAFE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _uid(text: str) -> str:
@@ -26,12 +31,26 @@ def _uid(text: str) -> str:
     return f"{text[:UID_MAX - 9]}-{digest}"
 
 
-def folder_uid(tenant_id: str) -> str:
-    return _uid(f"ecp-ai-{tenant_id}")
+def workspace_suffix(workspace: str) -> str:
+    """What a tenant's uids add for `workspace`, so that the same tenant in two workspaces against
+    one Grafana has two folders and two sets of dashboards: nothing for the default workspace,
+    `_ws-<name>` for the others (a workspace name with a '.', which a uid cannot hold, as
+    `_wh-<8 hex digits of its hash>`). No tenant id holds a '_' (it is a DNS label), so a suffix
+    can never be read as part of another tenant's id, and the fleet uids (`<prefix>_fleet...`)
+    never begin with `_ws-` or `_wh-`."""
+    if workspace == DEFAULT_WORKSPACE:
+        return ""
+    if _UID_SAFE.fullmatch(workspace):
+        return f"_ws-{workspace}"
+    return f"_wh-{hashlib.sha256(workspace.encode()).hexdigest()[:8]}"
 
 
-def dashboard_uid(tenant_id: str, key: str) -> str:
-    return _uid(f"ecp-{tenant_id}-{key}")
+def folder_uid(tenant_id: str, workspace: str = DEFAULT_WORKSPACE) -> str:
+    return _uid(f"ecp-ai-{tenant_id}{workspace_suffix(workspace)}")
+
+
+def dashboard_uid(tenant_id: str, key: str, workspace: str = DEFAULT_WORKSPACE) -> str:
+    return _uid(f"ecp-{tenant_id}-{key}{workspace_suffix(workspace)}")
 
 
 def _num(d: Decimal) -> str:
@@ -82,10 +101,12 @@ def _base(uid: str, title: str, tenant_id: str, panels: list[dict]) -> dict[str,
 
 
 def overview_dashboard(tenant_id: str, title: str, services: list[str], sla_ms: int,
-                       gpu_services: list[str] | None = None) -> dict:
+                       gpu_services: list[str] | None = None, *,
+                       workspace: str = DEFAULT_WORKSPACE, namespace: str | None = None) -> dict:
     """CPU, memory and GPU per service against their limits; request rate and errors; latency
-    percentiles against the SLA's response time."""
-    ns = f'namespace="ecp-ai-{tenant_id}"'
+    percentiles against the SLA's response time. `namespace`: the tenant's (a workspace's own
+    namespace prefix gives another), `ecp-ai-<tenant>` when not given."""
+    ns = f'namespace="{namespace or f"ecp-ai-{tenant_id}"}"'
     sel = f'tenant_id="{tenant_id}"'
     cont = f'{ns},container!="",container!="POD"'
     sla_s = Decimal(sla_ms) / 1000
@@ -127,12 +148,14 @@ def overview_dashboard(tenant_id: str, title: str, services: list[str], sla_ms: 
                         {"color": "red", "value": float(sla_s)}],
             description="p95 and p99 per service; the red line is the SLA's response time."),
     ]
-    d = _base(dashboard_uid(tenant_id, "overview"), f"{title} — overview", tenant_id, panels)
+    d = _base(dashboard_uid(tenant_id, "overview", workspace), f"{title} — overview", tenant_id,
+              panels)
     d["description"] = "Services: " + ", ".join(services)
     return d
 
 
-def slo_dashboard(tenant_id: str, title: str, availability: Decimal) -> dict:
+def slo_dashboard(tenant_id: str, title: str, availability: Decimal, *,
+                  workspace: str = DEFAULT_WORKSPACE) -> dict:
     """Availability over the SLO period, error budget remaining, burn rate per alert window."""
     def ratio(w: str) -> str:
         return f'{RATIO.format(w=w)}{{tenant_id="{tenant_id}"}}'
@@ -164,5 +187,5 @@ def slo_dashboard(tenant_id: str, title: str, availability: Decimal) -> dict:
                description="1 spends the budget exactly over the SLO period; the lines are the "
                            "alert thresholds (" + ", ".join(f"{_num(f)}x" for f in reversed(factors)) + ")."),
     ]
-    return _base(dashboard_uid(tenant_id, "slo"), f"{title} — SLO {_num(availability)}%",
+    return _base(dashboard_uid(tenant_id, "slo", workspace), f"{title} — SLO {_num(availability)}%",
                  tenant_id, panels)

@@ -68,7 +68,8 @@ def _desired_state(path: str | Path, prior: Mapping[str, ResourceState] | None, 
     sizings = size_all(config)
     secrets = SecretSource(prior={a: s.attributes for a, s in (prior or {}).items()},
                            regenerate=frozenset(replace))
-    expanded = expand_config(config.tenants, sizings, ExpandContext(config.project, secrets))
+    expanded = expand_config(config.tenants, sizings,
+                             ExpandContext(config.project, secrets, workspace or "default"))
     graph = build_graph({r.address: r.depends_on for r in expanded.resources})
     return Desired(config, sizings, expanded.resources, graph, expanded.diagnostics)
 

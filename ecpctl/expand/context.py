@@ -44,6 +44,9 @@ class SecretSource:
 class ExpandContext:
     project: Any                      # ecpctl.config.models.Project
     secrets: SecretSource
+    # the workspace planned: what keeps its Grafana uids and Prometheus rules file apart from
+    # another workspace's on the same server
+    workspace: str = "default"
 
     @property
     def namespace_prefix(self) -> str:

@@ -8,7 +8,7 @@ import os
 from typing import Any
 
 from ecpctl.jsontext import dumps_indented
-from ecpctl.dashboards import folder_uid, overview_dashboard, slo_dashboard
+from ecpctl.dashboards import DEFAULT_WORKSPACE, folder_uid, overview_dashboard, slo_dashboard
 from ecpctl.expand.context import TENANT_LABEL, Builder, ExpandContext
 from ecpctl.expand.kubernetes import PROVIDER, add_object, b64, ktype, labels, meta
 from ecpctl.expand.service_rules import RECORDED, known_metric, service_alerts_group, usage_group
@@ -110,8 +110,9 @@ def expand_monitoring(b: Builder, ctx: ExpandContext, lt, sizing, k8s: dict[str,
             "overview": overview_dashboard(tid, title, [s.service for s in sizing.services],
                                            t.spec.sla.responseTime,
                                            gpu_services=[s.service for s in sizing.services
-                                                         if s.gpus_per_replica]),
-            "slo": slo_dashboard(tid, title, t.spec.sla.availability),
+                                                         if s.gpus_per_replica],
+                                           workspace=ctx.workspace, namespace=ns),
+            "slo": slo_dashboard(tid, title, t.spec.sla.availability, workspace=ctx.workspace),
         }
         _dashboards(b, ctx, tid, title, ns, in_ns, boards)
     _alerting(b, ctx, lt, ns, in_ns)
@@ -135,9 +136,13 @@ def _service_monitor(b: Builder, tid: str, ns: str, in_ns, rule_labels) -> None:
 
 
 def folder_title(ctx: ExpandContext, title: str) -> str:
+    """`ECP-AI / <title>`, and `ECP-AI / <title> [<workspace>]` outside the default workspace:
+    Grafana refuses a second folder of the same title, which the same tenant in two workspaces
+    would otherwise make."""
     g = ctx.project.spec.providers.grafana
     prefix = g.folderPrefix if g is not None else "ECP-AI"
-    return f"{prefix} / {title}"
+    tail = "" if ctx.workspace == DEFAULT_WORKSPACE else f" [{ctx.workspace}]"
+    return f"{prefix} / {title}{tail}"
 
 
 def _dashboards(b: Builder, ctx, tid, title, ns, in_ns, boards: dict[str, dict]) -> None:
@@ -151,7 +156,7 @@ def _dashboards(b: Builder, ctx, tid, title, ns, in_ns, boards: dict[str, dict])
                                  {"grafana_folder": ftitle}),
                 "data": {f"{tid}-{key}.json": dumps_indented(board)}}, depends_on=in_ns)
         return
-    fuid = folder_uid(tid)
+    fuid = folder_uid(tid, ctx.workspace)
     folder = b.add("grafana", "folder", fuid, {"uid": fuid, "title": ftitle})
     for board in boards.values():
         b.add("grafana", "dashboard", board["uid"], {

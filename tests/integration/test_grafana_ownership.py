@@ -1,7 +1,8 @@
 """Owner marks on Grafana dashboards and folders, through the CLI and the real Grafana provider
-against the fake Grafana (Grafana cannot be installed here): two workspaces writing the same
-tenant's dashboards, --adopt, a dashboard made by hand under ecpctl's uid, and a dashboard from
-before the marks that the state records."""
+against the fake Grafana (Grafana cannot be installed here): two states of one workspace (two
+lineages) writing the same tenant's dashboards, --adopt, a dashboard made by hand under ecpctl's
+uid, a dashboard from before the marks that the state records, and two workspaces side by side
+(their uids differ)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from tests.integration.monitoring_support import write_specs
 
 pytestmark = pytest.mark.integration
 TARGET = ("--target", "tenant.*.grafana.*")
-BOARD = "ecp-acme-overview"
+WORKSPACE = "ops"
+BOARD = f"ecp-acme-overview_ws-{WORKSPACE}"
+FOLDER = f"ecp-ai-acme_ws-{WORKSPACE}"
 
 
 class WorkspaceCli(Cli):
+    """Workspaces of one state store (test_alertmanager_ownership.py)."""
+
     def run(self, workspace: str, *args: str):
         return self("--workspace", workspace, *args)
 
@@ -26,14 +31,29 @@ class WorkspaceCli(Cli):
         return r
 
 
+class TwoStates:
+    """Two states of one workspace, `blue` and `green` (as two laptops have, or a state deleted
+    and made again): the same uids, two lineages, so two owners."""
+
+    def __init__(self, root, env):
+        self.clis = {who: Cli(root / f".ecpctl-{who}", env) for who in ("blue", "green")}
+        for c in self.clis.values():
+            r = c("workspace", "new", WORKSPACE)
+            assert r.exit_code == 0, r.output
+
+    def run(self, who: str, *args: str):
+        return self.clis[who]("--workspace", WORKSPACE, *args)
+
+    def ok(self, who: str, *args: str):
+        r = self.run(who, *args)
+        assert r.exit_code == 0, r.output
+        return r
+
+
 @pytest.fixture
 def cli(tmp_path, fake_grafana, monkeypatch):
     monkeypatch.setenv(TOKEN_ENV, fake_grafana.token)
-    c = WorkspaceCli(tmp_path / ".ecpctl", {TOKEN_ENV: fake_grafana.token})
-    for ws in ("blue", "green"):
-        r = c("workspace", "new", ws)
-        assert r.exit_code == 0, r.output
-    return c
+    return TwoStates(tmp_path, {TOKEN_ENV: fake_grafana.token})
 
 
 @pytest.fixture
@@ -56,7 +76,8 @@ def test_second_workspace_refused_then_adopts(cli, specs, fake_grafana):
     _apply(cli, "blue", specs)
     board = _board(fake_grafana)
     owner = board[marks.FIELD]
-    assert owner["workspace"] == "blue" and owner["lineage"]
+    assert owner["workspace"] == WORKSPACE and owner["lineage"]
+    blue = f"owned by workspace {WORKSPACE!r} (state lineage {owner['lineage']})"
     assert "ecp-ai" in board["tags"]
     assert marks.tag_hash(board["tags"]) is not None
     versions = {u: d["version"] for u, d in fake_grafana.dashboards.items()}
@@ -67,15 +88,16 @@ def test_second_workspace_refused_then_adopts(cli, specs, fake_grafana):
                                                           else ()))
         assert r.exit_code == 1, r.output
         assert f"refusing to create over dashboard {BOARD}" in r.output
-        assert "owned by workspace 'blue'" in r.output
+        assert blue in r.output
         assert "refusing to create over folder" in r.output
     assert {u: d["version"] for u, d in fake_grafana.dashboards.items()} == versions
 
     # --adopt takes it over, says so, and the marks change hands
     r = cli.ok("green", "plan", str(specs), *TARGET, "--adopt")
-    assert "adopted with --adopt (owned by workspace 'blue'" in r.output
+    assert f"adopted with --adopt ({blue}" in r.output
     _apply(cli, "green", specs, "--adopt")
-    assert _board(fake_grafana)[marks.FIELD]["workspace"] == "green"
+    green = _board(fake_grafana)[marks.FIELD]["lineage"]
+    assert green and green != owner["lineage"]
     assert [t for t in _board(fake_grafana)["tags"] if t.startswith(marks.TAG_PREFIX)] != \
         [t for t in board["tags"] if t.startswith(marks.TAG_PREFIX)]
     r = cli.ok("green", "plan", str(specs), *TARGET, "--detailed-exitcode")
@@ -85,8 +107,8 @@ def test_second_workspace_refused_then_adopts(cli, specs, fake_grafana):
     r = cli.run("blue", "destroy", str(specs), *TARGET, "--auto-approve")
     assert r.exit_code == 1, r.output
     assert f"refusing to delete dashboard {BOARD}" in r.output
-    assert "owned by workspace 'green'" in r.output
-    assert BOARD in fake_grafana.dashboards and "ecp-ai-acme" in fake_grafana.folders
+    assert f"owned by workspace {WORKSPACE!r} (state lineage {green})" in r.output
+    assert BOARD in fake_grafana.dashboards and FOLDER in fake_grafana.folders
 
 
 def test_hand_made_dashboard_under_the_uid_is_refused_at_plan(cli, specs, fake_grafana):
@@ -98,7 +120,7 @@ def test_hand_made_dashboard_under_the_uid_is_refused_at_plan(cli, specs, fake_g
             "ecpctl owner mark") in r.output
     assert _board(fake_grafana)["title"] == "made by hand"
     _apply(cli, "blue", specs, "--adopt")
-    assert _board(fake_grafana)[marks.FIELD]["workspace"] == "blue"
+    assert _board(fake_grafana)[marks.FIELD]["workspace"] == WORKSPACE
     assert _board(fake_grafana)["title"] != "made by hand"
 
 
@@ -115,7 +137,7 @@ def test_unmarked_dashboard_in_state_gets_the_mark(cli, specs, fake_grafana):
     # them the reason is update_owner_mark, as the Kubernetes and Postgres tests check)
     assert "ecpctlOwner" in r.output and marks.TAG_PREFIX in r.output
     _apply(cli, "blue", specs)
-    assert all(d["json"][marks.FIELD]["workspace"] == "blue"
+    assert all(d["json"][marks.FIELD]["workspace"] == WORKSPACE
                for d in fake_grafana.dashboards.values())
     r = cli.ok("blue", "plan", str(specs), *TARGET, "--detailed-exitcode")
     assert "No changes." in r.output
@@ -130,8 +152,40 @@ def test_unmarked_dashboard_in_state_gets_the_mark(cli, specs, fake_grafana):
 def test_owner_tag_alone_still_names_this_state(cli, specs, fake_grafana):
     """A save from Grafana's UI drops fields it does not know: the tag still tells the owner."""
     _apply(cli, "blue", specs)
-    _board(fake_grafana).pop(marks.FIELD)
+    lineage = _board(fake_grafana).pop(marks.FIELD)["lineage"]
     r = cli.ok("blue", "plan", str(specs), *TARGET)
     assert "Plan: 0 to add, 1 to change, 0 to destroy." in r.output     # the field put back
     r = cli.run("green", "plan", str(specs), *TARGET)
-    assert r.exit_code == 1 and "owned by workspace 'blue'" in r.output, r.output
+    assert r.exit_code == 1, r.output
+    assert f"owned by workspace {WORKSPACE!r} (state lineage {lineage})" in r.output
+
+
+def test_two_workspaces_side_by_side_on_one_grafana(tmp_path, specs, fake_grafana):
+    """The same tenant in two workspaces of one state store against one Grafana: each has its own
+    folder and dashboards; the default workspace keeps the uids of before; destroy in one leaves
+    the other's untouched."""
+    c = Cli(tmp_path / ".ecpctl-shared", {TOKEN_ENV: fake_grafana.token})
+    for args in (("workspace", "new", "demo"),
+                 ("--workspace", "default", "apply", str(specs), "--auto-approve", *TARGET),
+                 ("--workspace", "demo", "apply", str(specs), "--auto-approve", *TARGET)):
+        r = c(*args)
+        assert r.exit_code == 0, r.output
+    default = {"ecp-ai-acme": ("ecp-acme-overview", "ecp-acme-slo")}
+    demo = {"ecp-ai-acme_ws-demo": ("ecp-acme-overview_ws-demo", "ecp-acme-slo_ws-demo")}
+    assert set(fake_grafana.folders) == {*default, *demo}
+    assert fake_grafana.folders["ecp-ai-acme"]["title"] == "ECP-AI / acme call center"
+    assert fake_grafana.folders["ecp-ai-acme_ws-demo"]["title"] == "ECP-AI / acme call center [demo]"
+    for ws, folders in (("default", default), ("demo", demo)):
+        for folder, boards in folders.items():
+            for uid in boards:
+                d = fake_grafana.dashboards[uid]
+                assert d["folder_uid"] == folder
+                assert d["json"][marks.FIELD]["workspace"] == ws
+    before = {u: d["version"] for u, d in fake_grafana.dashboards.items() if "_ws-" not in u}
+
+    r = c("--workspace", "demo", "destroy", str(specs), "--auto-approve", *TARGET)
+    assert r.exit_code == 0, r.output
+    assert set(fake_grafana.folders) == set(default)
+    assert {u: d["version"] for u, d in fake_grafana.dashboards.items()} == before
+    r = c("--workspace", "default", "plan", str(specs), *TARGET, "--detailed-exitcode")
+    assert r.exit_code == 0 and "No changes." in r.output, r.output
