@@ -72,7 +72,7 @@ _REASON_TEXT = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResourceChange(Identified):
     """One planned change. `action_reason` says why (an enum); `reason` is its display text,
     with details such as the attributes forcing a replacement; `before`/`after` are the compared

@@ -17,7 +17,7 @@ def make_address(tenant: str, provider: str, rtype: str, name: str) -> str:
     return f"{ADDRESS_PREFIX}.{tenant}.{provider}.{rtype}.{name}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Address:
     """The typed identity of one managed object: every record (desired resource, recorded state,
     planned change, live object, saved plan) holds one, and exposes its parts as properties.

@@ -41,7 +41,7 @@ class Identified:
         return self.addr.tenant
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resource(Identified):
     """A desired object. `attributes` is JSON-able data and is never mutated after expansion.
 
@@ -65,7 +65,7 @@ class Resource(Identified):
                              depends_on=tuple(self.depends_on), private=private or {})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResourceState(Identified):
     """What the state store recorded about one resource after its last successful apply."""
 
