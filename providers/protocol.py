@@ -162,15 +162,21 @@ class Provider(abc.ABC):
 
     name: ClassVar[str]
     owner: Owner | None = None      # the state whose mark apply writes (set_owner)
+    # apply and delete read the object's mark first and refuse another owner's (set_owner with
+    # check_on_write: apply/destroy --no-refresh, where no plan-time check ran)
+    check_on_write: bool = False
 
     @classmethod
     def marks(cls, rtype: str) -> bool:
         """True when objects of `rtype` carry an owner mark that `read` reports. Static."""
         return False
 
-    def set_owner(self, owner: Owner) -> None:
-        """The workspace and lineage that apply writes on every object from now on."""
+    def set_owner(self, owner: Owner, *, check_on_write: bool = False) -> None:
+        """The workspace and lineage that apply writes on every object from now on.
+        `check_on_write`: also verify, where the provider can, that each object apply changes or
+        delete removes is not another owner's (ecpctl.kernel.owner_check)."""
         self.owner = owner
+        self.check_on_write = check_on_write
 
     def target(self) -> Mapping[str, Any]:
         """Where this provider points, resolved: what a saved plan is bound to (server URL,

@@ -65,13 +65,15 @@ class ProviderSet:
         self._lock = threading.Lock()
         self.warnings: list[Diagnostic] = []
         self.owner: Owner | None = None
+        self.check_on_write = False
 
-    def set_owner(self, owner: Owner) -> None:
-        """The owner mark every provider writes, now and when configured later."""
+    def set_owner(self, owner: Owner, *, check_on_write: bool = False) -> None:
+        """The owner mark every provider writes, now and when configured later; `check_on_write`:
+        providers verify the live mark before each write (Provider.set_owner)."""
         with self._lock:
-            self.owner = owner
+            self.owner, self.check_on_write = owner, check_on_write
             for inst in self._instances.values():
-                inst.set_owner(owner)
+                inst.set_owner(owner, check_on_write=check_on_write)
 
     def configured(self) -> dict[str, Provider]:
         """The providers configured so far, by name."""
@@ -95,7 +97,7 @@ class ProviderSet:
                 raise ProviderNotConfigured(f"provider {name}: " + errors[0].one_line())
             self.warnings.extend(resp.diagnostics)
             if self.owner is not None:
-                inst.set_owner(self.owner)
+                inst.set_owner(self.owner, check_on_write=self.check_on_write)
             self._instances[name] = inst
             return inst
 

@@ -147,7 +147,10 @@ def make_plan(obj: CliContext, path: Path, scope: PlanScope, pargs: ProviderArgs
             raise EcpctlError(f"--replace {addr}: no such resource in state")
     settings = provider_settings(desired.config)
     providers = ProviderSet(settings, pargs.settings())
-    providers.set_owner(Owner(obj.workspace, snap.lineage or ""))
+    # offline (--no-refresh) nothing compares the live marks with this state before apply: the
+    # providers check them as they write, unless --adopt takes everything over anyway
+    providers.set_owner(Owner(obj.workspace, snap.lineage or ""),
+                        check_on_write=not scope.refresh and not scope.adopt)
     opts = PlanOptions(refresh=scope.refresh, destroy=scope.destroy, targets=scope.targets,
                        excludes=scope.excludes, replace=scope.replace,
                        parallelism=pargs.parallelism, strict=pargs.strict, adopt=scope.adopt)
@@ -342,7 +345,8 @@ def execute(obj: CliContext, plan, providers, lock: StateLock, *, parallelism: i
         snap = store.snapshot(obj.workspace, decrypt=False)
         check_fresh(plan, snap.lineage, snap.serial, obj.workspace)
         # what apply creates carries this state's lineage: a state without one gets it now
-        providers.set_owner(Owner(obj.workspace, store.ensure_lineage(obj.workspace)))
+        providers.set_owner(Owner(obj.workspace, store.ensure_lineage(obj.workspace)),
+                            check_on_write=providers.check_on_write)
         declared = set(plan.registry)
         ws = obj.workspace
 

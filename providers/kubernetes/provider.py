@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 
 from ecpctl.kernel import retry
 from ecpctl.kernel.durations import parse_seconds
+from ecpctl.kernel.owner_check import refuse_write
 from ecpctl.kernel import (Conflict, Diagnostic, Invalid, NotFound, ProviderError,
                            ProviderNotConfigured)
 from ecpctl.kernel import Resource, get_path
@@ -527,6 +528,8 @@ class KubernetesProvider(Provider):
 
         if req.replace:
             ready.wait_gone(self.client, info, name, ns, timeout=self.timeout, progress=progress)
+        elif self.check_on_write:
+            self._check_owner(info, name, ns, req.prior, d)
 
         manifest: Mapping[str, Any] = marks.stamp(d.attributes, self.owner)
         hand_over_after: int | None = None
@@ -571,7 +574,14 @@ class KubernetesProvider(Provider):
         if info is None:
             return DeleteResponse()         # the kind is gone from the cluster, and its objects with it
         name, ns = _meta(p.attributes or p.observed)
-        body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Foreground"}
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions",
+                                "propagationPolicy": "Foreground"}
+        if self.check_on_write:
+            uid = self._check_owner(info, name, ns, p, verb="delete")
+            if uid is None:
+                return DeleteResponse()     # already gone
+            # the object whose mark was read, not one made again under its name since
+            body["preconditions"] = {"uid": uid}
         try:
             self.client.request("DELETE", info.object_path(name, ns), verb="delete", body=body,
                                 content_type="application/json")
@@ -588,6 +598,20 @@ class KubernetesProvider(Provider):
             except KubeError as exc:
                 raise self._fail(exc, "wait for deletion of", f"{info.kind} {_where(name, ns)}") from exc
         return DeleteResponse()
+
+    def _check_owner(self, info: KindInfo, name: str, ns: str | None,
+                     prior: ResourceState | None, res=None, *, verb: str | None = None
+                     ) -> str | None:
+        """The live object's uid after checking its mark against this state (one GET; refused
+        as the plan would: ecpctl.kernel.owner_check), None when there is no such object."""
+        live = self._get(info, name, ns, res)
+        if live is None:
+            return None
+        imported = prior is not None and bool((prior.private or {}).get("adopted"))
+        refuse_write(verb or ("change" if prior is not None else "create over"),
+                     f"{info.kind} {_where(name, ns)}", self.owner, marks.owner_of(live),
+                     recorded=prior is not None, imported=imported)
+        return (live.get("metadata") or {}).get("uid")
 
     # --- import ----------------------------------------------------------------------------------
 

@@ -36,6 +36,26 @@ LEFT JOIN pg_catalog.pg_shdescription o
 WHERE db.datname = ANY(%(databases)s)
 """
 
+# One role's or database's mark, and whether it exists (a row with a NULL comment: unmarked)
+ONE = {
+    "role": """
+SELECT d.description
+FROM pg_catalog.pg_roles r
+LEFT JOIN pg_catalog.pg_shdescription d
+  ON d.objoid = r.oid AND d.classoid = 'pg_catalog.pg_authid'::pg_catalog.regclass
+WHERE r.rolname = %(name)s
+""",
+    "database": """
+SELECT COALESCE(d.description, o.description)
+FROM pg_catalog.pg_database db
+LEFT JOIN pg_catalog.pg_shdescription d
+  ON d.objoid = db.oid AND d.classoid = 'pg_catalog.pg_database'::pg_catalog.regclass
+LEFT JOIN pg_catalog.pg_shdescription o
+  ON o.objoid = db.datdba AND o.classoid = 'pg_catalog.pg_authid'::pg_catalog.regclass
+WHERE db.datname = %(name)s
+""",
+}
+
 # Where the plan binds to: the server's system identifier is made by initdb and survives renames
 # of the host and moves of its address; it needs pg_control_system(), which only superusers and
 # pg_monitor may call (without it, host:port/database is the identity left).
@@ -55,6 +75,15 @@ def owners(conn: psycopg.Connection, roles: Iterable[str], databases: Iterable[s
         if owner is not None:
             out[(rtype, name)] = owner
     return out
+
+
+def owner_now(conn: psycopg.Connection, rtype: str, name: str) -> tuple[bool, Owner | None]:
+    """Whether the role or database `name` exists, and the owner its comment names (None: no
+    mark). One query, for the write-time check of apply/destroy --no-refresh."""
+    with conn.cursor() as cur:
+        cur.execute(ONE[rtype], {"name": name})
+        row = cur.fetchone()
+    return row is not None, (owner_of_comment(row[0]) if row is not None else None)
 
 
 def comment(rtype: str, name: str, owner: Owner) -> sql.Composed:

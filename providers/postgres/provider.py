@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 import psycopg
 
 from ecpctl.kernel import Diagnostic, Invalid, ProviderError, ProviderNotConfigured
+from ecpctl.kernel.owner_check import refuse_write
 from providers.postgres import catalog, marks, names, objects
 from providers.postgres import privileges as privs
 from providers.postgres.connection import Pool, Scrubber, Settings, load_dsn, parse_dsn, translate
@@ -196,6 +197,9 @@ class PostgresProvider(Provider):
         attrs = d.attributes
         self.scrub.add(attrs.get("password"))
         prior_attrs = req.prior.attributes if req.prior is not None else None
+        if self.check_on_write:
+            self._check_owner(d.type, attrs, req.prior,
+                              "change" if req.prior is not None else "create over")
         if req.progress:
             req.progress(d.address, f"applying {d.type} {attrs.get('name') or ''}".rstrip())
         if d.type == "role":
@@ -230,6 +234,8 @@ class PostgresProvider(Provider):
         if resource_problems(p.type, p.attributes, self._version):
             return DeleteResponse()          # it could never have been created
         attrs = p.attributes
+        if self.check_on_write:
+            self._check_owner(p.type, attrs, p, "delete")
         if req.progress:
             req.progress(p.address, f"deleting {p.type} {attrs.get('name') or ''}".rstrip())
         if p.type == "role":
@@ -243,6 +249,35 @@ class PostgresProvider(Provider):
         elif p.type == "extension":
             ops.delete_extension(attrs)
         return DeleteResponse()
+
+    def _check_owner(self, rtype: str, attrs: Mapping[str, Any], prior: ResourceState | None,
+                     verb: str) -> None:
+        """apply/destroy --no-refresh: the mark of the role or database read just before the
+        write, refused as the plan would (ecpctl.kernel.owner_check). A schema, grant or
+        extension is checked by its database's mark, which it is owned through, so a destroy
+        refused at the database has not emptied it first."""
+        if rtype in marks.MARKED:
+            kind, name, what = rtype, str(attrs["name"]), f"{rtype} {attrs['name']}"
+        else:
+            kind, name = "database", str(attrs.get("database") or "")
+            what = (f"{rtype} {attrs.get('name') or attrs.get('role') or ''} in database "
+                    f"{name}").replace("  ", " ")
+        if not name:
+            return
+        assert self._pool is not None
+        pool = self._pool
+        try:
+            exists, theirs = pool.run(pool.admin_db, lambda c: marks.owner_now(c, kind, name))
+        except psycopg.Error as exc:
+            raise translate(exc, op="read owner mark", scrub=self.scrub) from None
+        if not exists:
+            return
+        own = kind == rtype
+        # inside a database only another owner's mark refuses (the plan checks no schema, grant
+        # or extension of an unmarked database either)
+        refuse_write(verb, what, self.owner, theirs, recorded=prior is not None or not own,
+                     imported=own and prior is not None
+                     and bool((prior.private or {}).get("adopted")))
 
     def import_resource(self, req: ImportRequest) -> ImportResponse:
         """ID is the object's name; where the object lives (database, schema) and, for grants,
