@@ -1,5 +1,11 @@
-"""PrometheusRulesProvider, rules file mode: one file `ecp-ai-<tenant>.yml` per tenant in the rule
-directory that a running Prometheus loads (`rule_files: [<dir>/*.yml]` in its prometheus.yml).
+"""PrometheusRulesProvider, rules file mode: one file per tenant and workspace in the rule
+directory that a running Prometheus loads (`rule_files: [<dir>/*.yml]` in its prometheus.yml):
+`ecp-ai-<tenant>.yml` in the workspace `default` (the name of earlier versions),
+`ecp-ai-<tenant>_ws-<workspace>.yml` in the others, so two workspaces never write one file.
+
+Each file opens with comment lines naming its owner (`# ecpctl owner: workspace=W lineage=L`),
+read back into `LiveObject.owner` for the plan's ownership check; with check_on_write (apply or
+destroy --no-refresh) the transaction checks the file it is about to replace or remove.
 
 Every change is a transaction: `promtool check rules` on the new file (written beside the real one
 under a name the glob does not match), an atomic write that keeps the previous file, `POST
@@ -26,6 +32,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from ecpctl.kernel import Diagnostic, ProviderError, ProviderNotConfigured
+from ecpctl.kernel.owner_check import refuse_write
+from ecpctl.kernel.ownership import Owner, owner_of_comment
 from providers.prometheus.server import PrometheusAPI, check_rules, find_promtool
 from providers.protocol import (
     ApplyRequest,
@@ -48,20 +56,43 @@ from providers.protocol import (
 RULES = "rules"
 HEADER = ("# Managed by ecpctl: the rule groups of tenant {tenant}. A hand edit here is drift that "
           "the next plan shows and apply reverts.\n")
+DEFAULT_WORKSPACE = "default"       # its files keep the name of earlier versions
 
 
-def file_name(tenant: str) -> str:
-    return f"ecp-ai-{tenant}.yml"
+def file_name(tenant: str, workspace: str = DEFAULT_WORKSPACE) -> str:
+    """No tenant id holds a '_' (it is a DNS label): `_ws-` can never be part of one."""
+    if workspace == DEFAULT_WORKSPACE:
+        return f"ecp-ai-{tenant}.yml"
+    return f"ecp-ai-{tenant}_ws-{workspace}.yml"
 
 
-def render(tenant: str, groups: list[Any]) -> str:
+def render(tenant: str, groups: list[Any], owner: Owner | None = None) -> str:
     import io
     y = YAML()
     y.indent(mapping=2, sequence=4, offset=2)
     y.width = 4096
     buf = io.StringIO()
     y.dump({"groups": groups}, buf)
-    return HEADER.format(tenant=tenant) + buf.getvalue()
+    mark = f"# {owner.comment()}\n" if owner is not None else ""
+    return HEADER.format(tenant=tenant) + mark + buf.getvalue()
+
+
+def owner_of_file(text: str | None) -> Owner | None:
+    """The owner named in the comment lines that open a rules file, or None (no mark: a file of
+    an earlier version, or not ecpctl's). A mark further down (in a rule's text) does not count."""
+    head = []
+    for line in (text or "").splitlines():
+        if not line.startswith("#"):
+            break
+        head.append(line)
+    return owner_of_comment("\n".join(head))
+
+
+def recorded_file(prior: ResourceState | None, tenant: str) -> str:
+    """The file the state records for a tenant's rules: an earlier version recorded none, and
+    wrote `ecp-ai-<tenant>.yml` whatever the workspace."""
+    name = (prior.private or {}).get("file") if prior is not None else None
+    return str(name) if name else file_name(tenant)
 
 
 def _plain(v: Any) -> Any:
@@ -91,8 +122,17 @@ class _Change:
     address: str
     tenant: str
     text: str | None                      # None: remove the file
+    file: str = ""                        # the file written (or removed)
+    moved_from: str | None = None         # the file the state recorded, removed in the same step
+    verb: str = "change"                  # for the write-time owner check's words
+    recorded: bool = False                # the state records this tenant's rules
+    imported: bool = False                # taken over with `ecpctl import`
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
+
+
+def _imported(prior: ResourceState | None) -> bool:
+    return prior is not None and bool((prior.private or {}).get("adopted"))
 
 
 class PrometheusRulesProvider(Provider):
@@ -147,29 +187,46 @@ class PrometheusRulesProvider(Provider):
                  for r in req.resources if r.type != RULES]
         return ValidateResponse(tuple(diags))
 
-    def _observe(self, tenant: str) -> dict[str, Any] | None:
+    @classmethod
+    def marks(cls, rtype: str) -> bool:
+        return rtype == RULES
+
+    def _file(self, tenant: str) -> str:
+        """This workspace's file for `tenant`."""
+        return file_name(tenant, self.owner.workspace if self.owner is not None else
+                         DEFAULT_WORKSPACE)
+
+    def _observe(self, name: str) -> tuple[dict[str, Any], Owner | None] | None:
         rules_dir, _, _ = self._need()
-        path = rules_dir / file_name(tenant)
+        path = rules_dir / name
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise ProviderError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        owner = owner_of_file(text)
         try:
-            return parse(text)
+            return parse(text), owner
         except (YAMLError, ValueError) as exc:
             # a file ecpctl cannot read is drift like any other: the plan replaces its content
-            return {"groups": [], "unreadable": str(exc).splitlines()[0]}
+            return {"groups": [], "unreadable": str(exc).splitlines()[0]}, owner
 
     def read(self, req: ReadRequest) -> ReadResponse:
         live: dict[str, LiveObject] = {}
+        priors = {p.address: p for p in req.prior}
         for item in [*req.desired, *req.prior]:
             if item.address in live or item.type != RULES:
                 continue
-            obs = self._observe(item.name)
-            if obs is not None:
-                live[item.address] = LiveObject(addr=item.addr, observed=obs)
+            # where the state says the file is (an earlier version's name, until apply moves
+            # it), unless another owner has marked that one since: then this workspace's own
+            prior, mine = priors.get(item.address), self._file(item.name)
+            was = recorded_file(prior, item.name) if prior is not None else mine
+            found = self._observe(was)
+            if was != mine and found is not None and found[1] not in (None, self.owner):
+                found = self._observe(mine)
+            if found is not None:
+                live[item.address] = LiveObject(addr=item.addr, observed=found[0], owner=found[1])
         return ReadResponse(live=live, requests={"file_read": len(live)})
 
     def plan(self, req: PlanRequest) -> PlanResponse:
@@ -182,31 +239,44 @@ class PrometheusRulesProvider(Provider):
         if d.type != RULES:
             raise ProviderError(f"unknown prometheus resource type {d.type!r}", address=d.address)
         groups = _plain(list(d.attributes["groups"]))
+        name = self._file(d.name)
+        was = recorded_file(req.prior, d.name) if req.prior is not None else None
         if req.progress:
-            req.progress(d.address, f"writing {file_name(d.name)} and reloading Prometheus")
-        self._submit(_Change(d.address, d.name, render(d.name, groups)))
+            req.progress(d.address, f"writing {name} and reloading Prometheus")
+        self._submit(_Change(d.address, d.name, render(d.name, groups, self.owner), file=name,
+                             moved_from=was if was != name else None,
+                             verb="change" if req.prior is not None else "create over",
+                             recorded=req.prior is not None, imported=_imported(req.prior)))
+        private = {k: v for k, v in (req.prior.private if req.prior is not None else {}).items()
+                   if k != "file"}
         return ApplyResponse(state=ResourceState(
             addr=d.addr, attributes=dict(d.attributes), observed={"groups": groups},
-            sensitive=tuple(d.sensitive), depends_on=tuple(d.depends_on)))
+            sensitive=tuple(d.sensitive), depends_on=tuple(d.depends_on),
+            private={**private, "file": name}))
 
     def delete(self, req: DeleteRequest) -> DeleteResponse:
         p = req.prior
+        name = recorded_file(p, p.name)
         if req.progress:
-            req.progress(p.address, f"removing {file_name(p.name)} and reloading Prometheus")
-        self._submit(_Change(p.address, p.name, None))
+            req.progress(p.address, f"removing {name} and reloading Prometheus")
+        self._submit(_Change(p.address, p.name, None, file=name, verb="delete", recorded=True,
+                             imported=_imported(p)))
         return DeleteResponse()
 
     def import_resource(self, req: ImportRequest) -> ImportResponse:
-        """ID: the tenant id whose file `ecp-ai-<tenant>.yml` to adopt."""
+        """ID: the tenant id whose file (this workspace's name for it) to adopt."""
         if req.type != RULES:
             raise ProviderError(f"cannot import a {req.type}", address=req.address)
-        obs = self._observe(req.id)
-        if obs is None:
+        name = self._file(req.id)
+        found = self._observe(name)
+        if found is None:
             return ImportResponse(state=None)
+        obs = found[0]
         d = req.desired
         return ImportResponse(state=ResourceState(
             addr=req.addr, attributes=obs, observed=obs,
-            sensitive=tuple(d.sensitive) if d else (), depends_on=tuple(d.depends_on) if d else ()))
+            sensitive=tuple(d.sensitive) if d else (), depends_on=tuple(d.depends_on) if d else (),
+            private={"adopted": True, "file": name}))
 
     # --- transactions ------------------------------------------------------------------------
 
@@ -240,22 +310,40 @@ class PrometheusRulesProvider(Provider):
     def _transaction(self, batch: list[_Change]) -> None:
         rules_dir, promtool, api = self._need()
         last: dict[str, _Change] = {}
-        for c in batch:                 # the last change of a tenant's file wins
-            last[c.tenant] = c
+        for c in batch:                 # the last change of a file wins
+            last[c.file] = c
         writes: dict[Path, tuple[str | None, str | None]] = {}   # path -> (old, new)
-        for tenant, c in last.items():
-            path = rules_dir / file_name(tenant)
+
+        def fail(c: _Change, err: ProviderError) -> None:
+            for other in batch:
+                if other.file == c.file:
+                    other.error = err
+
+        for name, c in last.items():
+            path = rules_dir / name
             old = path.read_text(encoding="utf-8") if path.exists() else None
+            if self.check_on_write and old is not None:
+                try:
+                    refuse_write(c.verb, f"rules file {name}", self.owner, owner_of_file(old),
+                                 recorded=c.recorded, imported=c.imported)
+                except ProviderError as exc:
+                    fail(c, exc)
+                    continue
             if c.text is not None:
                 problem = self._check(rules_dir, promtool, c.text, path.name)
                 if problem:
-                    for other in batch:
-                        if other.tenant == tenant:
-                            other.error = ProviderError(
-                                f"promtool check rules rejects {path.name}: {problem}")
+                    fail(c, ProviderError(f"promtool check rules rejects {path.name}: {problem}"))
                     continue
             if old != c.text:
                 writes[path] = (old, c.text)
+            if c.moved_from is not None:
+                # the file an earlier version wrote for this state: the new one replaces it, in
+                # the same reload (unless it is another owner's now)
+                was = rules_dir / c.moved_from
+                text = was.read_text(encoding="utf-8") if was.exists() else None
+                theirs = owner_of_file(text)
+                if text is not None and (theirs is None or theirs == self.owner):
+                    writes[was] = (text, None)
         if not writes:
             return
         for path, (_, new) in writes.items():

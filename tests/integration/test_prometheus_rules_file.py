@@ -16,6 +16,7 @@ from ecpctl.engine import desired_state
 from ecpctl.kernel import ProviderError
 from ecpctl.sandbox.prometheus import PrometheusServer
 from providers.prometheus import PrometheusRulesProvider
+from ecpctl.kernel.ownership import Owner
 from providers.prometheus.provider import file_name, parse
 from providers.protocol import ApplyRequest, ConfigureRequest, DeleteRequest, ReadRequest
 
@@ -240,3 +241,163 @@ def test_configure_names_what_is_missing(tmp_path):
     text = " | ".join(d.summary for d in diags)
     assert "rulesDir is not set" in text and "url is not set" in text and "not found" in text
     parse("groups: []\n")
+
+
+# --- owners and workspaces ---------------------------------------------------------------------
+
+# the CLI finds promtool through the Project
+CLI_PROJECT = PROJECT.replace('rulesDir: "{rules_dir}"', 'rulesDir: "{rules_dir}", '
+                              'promtool: "{promtool}"')
+RULES_ONLY = ("--target", "tenant.*.prometheus.*")
+
+
+class StateCli:
+    """ecpctl in-process with its own state directory (a laptop of its own: its own lineages)."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+
+    def __call__(self, workspace: str, *args: str):
+        from click.testing import CliRunner
+
+        from ecpctl.cli.main import cli
+        return CliRunner().invoke(cli, ["--data-dir", str(self.data_dir), "--workspace",
+                                        workspace, *args],
+                                  env={"ECPCTL_PROVIDER_OVERRIDES": "", "NO_COLOR": "1",
+                                       "COLUMNS": "250", "ECPCTL_WORKSPACE": None,
+                                       "ECPCTL_STATE_URL": None},
+                                  catch_exceptions=False)
+
+    def ok(self, workspace: str, *args: str):
+        r = self(workspace, *args)
+        assert r.exit_code == 0, r.output
+        return r
+
+
+def _cli_specs(root: Path, prom: PrometheusServer, promtool: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "project.yaml").write_text(CLI_PROJECT.format(url=prom.url, rules_dir=prom.rules_dir,
+                                                          promtool=promtool))
+    (root / "acme.yaml").write_text(TENANT.format(name="acme", availability="99.5%"))
+    return root
+
+
+def _owner_line(path: Path) -> str:
+    return next(line for line in path.read_text().splitlines() if "ecpctl owner:" in line)
+
+
+def test_two_workspaces_write_their_own_files_and_destroy_leaves_the_other(
+        tmp_path, prometheus, promtool):
+    specs = _cli_specs(tmp_path / "specs", prometheus, promtool)
+    cli = StateCli(tmp_path / ".ecpctl")
+    cli.ok("default", "workspace", "new", "demo")
+    for ws in ("default", "demo"):
+        cli.ok(ws, "apply", str(specs), "--auto-approve", *RULES_ONLY)
+    # the default workspace keeps the name of before; each file names its owner
+    files = sorted(f.name for f in prometheus.rules_dir.iterdir())
+    assert files == ["ecp-ai-acme.yml", "ecp-ai-acme_ws-demo.yml"]
+    assert _owner_line(prometheus.rules_dir / "ecp-ai-acme.yml").startswith(
+        "# ecpctl owner: workspace=default lineage=")
+    assert _owner_line(prometheus.rules_dir / "ecp-ai-acme_ws-demo.yml").startswith(
+        "# ecpctl owner: workspace=demo lineage=")
+    running = loaded(prometheus)
+    assert set(running) == set(files) and running[files[0]] == running[files[1]]
+    for ws in ("default", "demo"):
+        r = cli.ok(ws, "plan", str(specs), *RULES_ONLY, "--detailed-exitcode")
+        assert "No changes." in r.output
+
+    cli.ok("demo", "destroy", str(specs), "--auto-approve", *RULES_ONLY)
+    assert sorted(f.name for f in prometheus.rules_dir.iterdir()) == ["ecp-ai-acme.yml"]
+    assert set(loaded(prometheus)) == {"ecp-ai-acme.yml"}
+
+
+def test_a_file_another_lineage_owns_is_refused_naming_the_owner(tmp_path, prometheus, promtool):
+    specs = _cli_specs(tmp_path / "specs", prometheus, promtool)
+    blue, green = StateCli(tmp_path / ".ecpctl-blue"), StateCli(tmp_path / ".ecpctl-green")
+    for c in (blue, green):
+        c.ok("default", "workspace", "new", "ops")
+    blue.ok("ops", "apply", str(specs), "--auto-approve", *RULES_ONLY)
+    path = prometheus.rules_dir / "ecp-ai-acme_ws-ops.yml"
+    mark = _owner_line(path)
+    lineage = mark.rpartition("lineage=")[2]
+    assert lineage
+    before = path.read_text()
+    owned = f"it is owned by workspace 'ops' (state lineage {lineage})"
+
+    # the same workspace name from another state: refused at plan and apply, the file kept
+    for cmd in (("plan",), ("apply", "--auto-approve")):
+        r = green("ops", cmd[0], str(specs), *cmd[1:], *RULES_ONLY)
+        assert r.exit_code == 1, r.output
+        assert f"refusing to create over rules acme: {owned}" in r.output
+    assert path.read_text() == before
+
+    # --adopt takes it over; then the first state may neither change nor delete it
+    r = green.ok("ops", "plan", str(specs), *RULES_ONLY, "--adopt")
+    assert "adopted with --adopt (owned by workspace 'ops'" in r.output
+    green.ok("ops", "apply", str(specs), "--auto-approve", *RULES_ONLY, "--adopt")
+    assert _owner_line(path) != mark
+    r = blue("ops", "destroy", str(specs), "--auto-approve", *RULES_ONLY)
+    assert r.exit_code == 1 and "refusing to delete rules acme: it is owned by" in r.output
+    # not even offline, where no plan read the file first: the transaction checks it
+    r = blue("ops", "destroy", str(specs), "--auto-approve", "--no-refresh", *RULES_ONLY)
+    assert r.exit_code == 1, r.output
+    assert "refusing to delete rules file ecp-ai-acme_ws-ops.yml: it is owned by" in r.output
+    assert path.exists() and set(loaded(prometheus)) == {path.name}
+
+    # a file of the tenant's name that no ecpctl marked is never taken silently
+    green.ok("ops", "destroy", str(specs), "--auto-approve", *RULES_ONLY)
+    path.write_text("groups: []\n")
+    r = green("ops", "plan", str(specs), *RULES_ONLY)
+    assert r.exit_code == 1
+    assert "refusing to create over rules acme: it already exists and carries no ecpctl owner " \
+        "mark" in r.output
+
+
+def test_an_earlier_versions_file_moves_to_the_workspaces_name(tmp_path, prometheus, promtool):
+    """A workspace other than default that wrote `ecp-ai-<tenant>.yml` with an earlier version
+    (no mark, no file name in state): apply writes its own file and removes the old one in the
+    same reload, so the rules are never loaded twice."""
+    specs = write_specs(tmp_path / "specs", prometheus, tenants=("acme",))
+    acme = rules_of(specs, "acme")
+    old = provider(prometheus, promtool)          # no owner: what an earlier version wrote
+    state = old.apply(ApplyRequest(desired=acme, prior=None, live=None)).state
+    legacy = dataclasses.replace(state, private={})
+    assert set(loaded(prometheus)) == {"ecp-ai-acme.yml"}
+
+    p = provider(prometheus, promtool)
+    p.set_owner(Owner("demo", "lineage-1"))
+    live = p.read(ReadRequest(desired=[acme], prior=[legacy])).live
+    (lo,) = live.values()
+    assert lo.owner is None and lo.observed["groups"] == acme.attributes["groups"]
+    new = p.apply(ApplyRequest(desired=acme, prior=legacy, live=lo)).state
+    assert new.private["file"] == "ecp-ai-acme_ws-demo.yml"
+    assert sorted(f.name for f in prometheus.rules_dir.iterdir()) == ["ecp-ai-acme_ws-demo.yml"]
+    assert set(loaded(prometheus)) == {"ecp-ai-acme_ws-demo.yml"}
+    (lo,) = p.read(ReadRequest(desired=[acme], prior=[new])).live.values()
+    assert lo.owner == Owner("demo", "lineage-1")
+    p.delete(DeleteRequest(prior=new))
+    assert list(prometheus.rules_dir.iterdir()) == [] and loaded(prometheus) == {}
+    old.close()
+    p.close()
+
+
+def test_an_earlier_versions_file_the_default_workspace_marked_is_left_to_it(
+        tmp_path, prometheus, promtool):
+    specs = write_specs(tmp_path / "specs", prometheus, tenants=("acme",))
+    acme = rules_of(specs, "acme")
+    old = provider(prometheus, promtool)
+    legacy = dataclasses.replace(old.apply(ApplyRequest(desired=acme, prior=None,
+                                                         live=None)).state, private={})
+    default = provider(prometheus, promtool)
+    default.set_owner(Owner("default", "lineage-d"))
+    default.apply(ApplyRequest(desired=acme, prior=legacy, live=None))      # marks it default's
+    demo = provider(prometheus, promtool)
+    demo.set_owner(Owner("demo", "lineage-1"))
+    # demo's state still records ecp-ai-acme.yml, now default's: demo's own file is not there yet
+    assert demo.read(ReadRequest(desired=[acme], prior=[legacy])).live == {}
+    demo.apply(ApplyRequest(desired=acme, prior=legacy, live=None))
+    assert sorted(f.name for f in prometheus.rules_dir.iterdir()) == \
+        ["ecp-ai-acme.yml", "ecp-ai-acme_ws-demo.yml"]
+    assert _owner_line(prometheus.rules_dir / "ecp-ai-acme.yml").endswith("lineage=lineage-d")
+    for p in (old, default, demo):
+        p.close()
