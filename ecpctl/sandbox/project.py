@@ -9,6 +9,11 @@ from pathlib import Path
 
 # Generated windows and `for:` durations are divided by this (a 1h burn-rate window becomes 6m).
 TIME_COMPRESSION = 10
+# GPU type -> the nvidia.com/gpu.product value of its nodes, as in examples/project.yaml: a
+# tenant's GPU services get that node selector and capacity is counted per type, so placement is
+# exercised on the sandbox's nodes (labelled Tesla-T4 unless `sandbox up --gpu-product` says
+# otherwise: then t4 tenants find no node, as on a cluster without T4s)
+GPU_PRODUCTS = {"t4": "Tesla-T4", "a10": "NVIDIA-A10", "a100": "NVIDIA-A100-SXM4-40GB"}
 
 
 def project_yaml(*, kubeconfig: Path, alertmanager_file: Path, alertmanager_url: str,
@@ -26,6 +31,7 @@ def project_yaml(*, kubeconfig: Path, alertmanager_file: Path, alertmanager_url:
             },
             "monitoring": {"rulesMode": "file", "alertmanagerMode": "file",
                            "dashboardsMode": "configmap", "timeCompression": TIME_COMPRESSION},
+            "gpuProducts": dict(GPU_PRODUCTS),
         },
     }
     header = ("# Written by `ecpctl sandbox up`; rewritten at every start (the ports change).\n")

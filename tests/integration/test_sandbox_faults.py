@@ -108,6 +108,22 @@ def test_latency_fires_latency_above_sla(sb):
           lambda: not firing(sb.prom_alerts(), T, "LatencyAboveSLA"), 120)
 
 
+def test_gpu_services_run_on_nodes_of_their_gpu_type(sb):
+    """The sandbox's Project maps gpuType t4 to the product label of its nodes: the GPU service
+    carries that node selector and the real scheduler put it on such a node; chatbot has none."""
+    healthy(sb)
+    label = "nvidia.com/gpu.product"
+    by_service: dict[str, list[dict[str, Any]]] = {}
+    for p in pods(sb):
+        by_service.setdefault(p["metadata"]["labels"].get("ecp.ai/service"), []).append(p)
+    assert by_service["callbot"] and by_service["chatbot"]
+    for p in by_service["callbot"]:
+        assert p["spec"]["nodeSelector"][label] == "Tesla-T4"
+        node = kubectl_json(sb, "get", "node", p["spec"]["nodeName"])
+        assert node["metadata"]["labels"][label] == "Tesla-T4"
+    assert all(label not in (p["spec"].get("nodeSelector") or {}) for p in by_service["chatbot"])
+
+
 def test_gpu_loss_takes_the_nodes_gpus_and_the_gpu_service_down(sb):
     healthy(sb)
     out = sb.ecpctl("sandbox", "fault", T, "gpu_loss", "--dir", str(sb.dir)).stdout
