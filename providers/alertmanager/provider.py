@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from collections.abc import Callable, Mapping
 
 from ecpctl.kernel.durations import parse_seconds
+from ecpctl.kernel.owner_check import refuse_write
 from ecpctl.kernel import (Diagnostic, Forbidden, InUse, Invalid, NotFound, ProviderError,
                            ProviderNotConfigured)
 from providers.alertmanager import config as amc
@@ -180,6 +181,17 @@ class AlertmanagerProvider(Provider):
         return marks.receiver_owner(marks.owner_of_route(hit[1] if hit else None),
                                     self.owner, recorded)
 
+    def _check_owner(self, doc, rtype: str, key: str, prior: ResourceState | None,
+                     verb: str) -> None:
+        """apply/destroy --no-refresh: the fragment's mark in the config the transaction is about
+        to rewrite (read anyway), refused as the plan would (ecpctl.kernel.owner_check)."""
+        if not self.check_on_write or self._observe(doc, rtype, key) is None:
+            return
+        recorded = prior is not None
+        refuse_write(verb, f"{rtype} {key}", self.owner, self._owner(doc, rtype, key, recorded),
+                     recorded=recorded,
+                     imported=prior is not None and bool((prior.private or {}).get("adopted")))
+
     def _planned(self, rtype: str, attrs: Mapping[str, Any]) -> dict[str, Any]:
         return (amc.planned_route(marks.stamp(attrs, self.owner)) if rtype == "route"
                 else amc.normalize_receiver(attrs))
@@ -199,6 +211,8 @@ class AlertmanagerProvider(Provider):
             req.progress(d.address, f"merging {d.type} {key} into the Alertmanager config")
 
         def mutate(doc) -> None:
+            self._check_owner(doc, d.type, key, req.prior,
+                              "change" if req.prior is not None else "create over")
             if d.type == "route":
                 amc.set_route(doc, key, marks.stamp(attrs, self.owner))
             else:
@@ -219,6 +233,7 @@ class AlertmanagerProvider(Provider):
             req.progress(p.address, f"removing {p.type} {key} from the Alertmanager config")
 
         def mutate(doc) -> None:
+            self._check_owner(doc, p.type, key, p, "delete")
             if p.type == "route":
                 amc.remove_route(doc, key)
                 return

@@ -81,3 +81,27 @@ def test_unmarked_fragment_in_state_gets_the_mark(cli, specs, alertmanager):
                             if marks.LABEL not in x))
     r = cli.run("green", "plan", str(specs), *TARGET)
     assert r.exit_code == 1 and "carries no ecpctl owner mark" in r.output, r.output
+
+
+def test_no_refresh_destroy_refuses_a_route_another_workspace_took(cli, specs, alertmanager):
+    """Offline, no plan read the file first: the transaction checks the route's mark in the
+    config it is about to rewrite."""
+    _apply(cli, "green", specs)
+    _apply(cli, "blue", specs, "--adopt")           # green's state still records the fragment
+    text = alertmanager.config_file.read_text()
+    assert "workspace=blue" in text and "workspace=green" not in text
+    r = cli.run("green", "destroy", str(specs), *TARGET, "--auto-approve", "--no-refresh")
+    assert r.exit_code == 1, r.output
+    assert "refusing to delete route acme: it is owned by workspace 'blue'" in r.output, r.output
+    assert alertmanager.config_file.read_text() == text
+    # a change from green (another webhook URL): its receiver is owned through blue's route
+    tenant = specs / "acme.yaml"
+    tenant.write_text(tenant.read_text().replace("/acme/ops", "/acme/ops-moved"))
+    r = cli.run("green", "apply", str(specs), *TARGET, "--auto-approve", "--no-refresh")
+    assert r.exit_code == 1, r.output
+    assert "refusing to change receiver acme/ops: it is owned by workspace 'blue'" in r.output, \
+        r.output
+    assert alertmanager.config_file.read_text() == text
+    # the owner's own offline destroy goes through the same check
+    cli.ok("blue", "destroy", str(specs), *TARGET, "--auto-approve", "--no-refresh")
+    assert marks.LABEL not in alertmanager.config_file.read_text()
