@@ -26,6 +26,7 @@ from collections.abc import Mapping
 
 from ecpctl.kernel.ownership import DASHBOARD_TAG as TAG
 from ecpctl.kernel.durations import parse_seconds
+from ecpctl.kernel.owner_check import refuse_write
 from ecpctl.kernel import Conflict as KernelConflict
 from ecpctl.kernel import (Diagnostic, Invalid, ProviderError, ProviderNotConfigured,
                            ServerError)
@@ -170,6 +171,20 @@ class GrafanaProvider(Provider):
         dash, meta = body.get("dashboard") or {}, body.get("meta") or {}
         return dash, meta
 
+    def _check_owner(self, uid: str, prior: ResourceState | None, verb: str) -> None:
+        """apply/destroy --no-refresh: the dashboard's mark read just before it is saved or
+        deleted (one GET), refused as the plan would (ecpctl.kernel.owner_check). A folder needs
+        none: it is deleted only when it holds no dashboard left, and saved by uid and title."""
+        if not self.check_on_write:
+            return
+        got = self._get_dashboard(uid)
+        if got is None:
+            return
+        known = {self.owner.hash: self.owner} if self.owner is not None else {}
+        refuse_write(verb, f"dashboard {uid}", self.owner, marks.owner_of(got[0], known),
+                     recorded=prior is not None,
+                     imported=prior is not None and bool((prior.private or {}).get("adopted")))
+
     def read(self, req: ReadRequest) -> ReadResponse:
         client = self._need()
         before = dict(client.counts)
@@ -283,6 +298,7 @@ class GrafanaProvider(Provider):
     def _apply_dashboard(self, a: Mapping[str, Any], req: ApplyRequest):
         client = self._need()
         uid, folder = a["uid"], a["folder_uid"]
+        self._check_owner(uid, req.prior, "change" if req.prior is not None else "create over")
         board = marks.stamp(a["dashboard"], self.owner)
         title = board.get("title", uid)
         expected = self._version(uid, req.prior)
@@ -330,6 +346,7 @@ class GrafanaProvider(Provider):
             if p.type == "dashboard":
                 if req.progress:
                     req.progress(p.address, f"deleting dashboard {uid}")
+                self._check_owner(uid, p, "delete")
                 try:
                     client.request("DELETE", f"/api/dashboards/uid/{uid}", what=f"dashboard {uid}")
                 except NotFound:

@@ -189,3 +189,20 @@ def test_two_workspaces_side_by_side_on_one_grafana(tmp_path, specs, fake_grafan
     assert {u: d["version"] for u, d in fake_grafana.dashboards.items()} == before
     r = c("--workspace", "default", "plan", str(specs), *TARGET, "--detailed-exitcode")
     assert r.exit_code == 0 and "No changes." in r.output, r.output
+
+
+def test_no_refresh_destroy_refuses_dashboards_another_state_took(cli, specs, fake_grafana):
+    """Offline, no plan read the dashboards first: each is read just before it is deleted."""
+    _apply(cli, "green", specs)
+    _apply(cli, "blue", specs, "--adopt")          # green's state still records them
+    lineage = _board(fake_grafana)[marks.FIELD]["lineage"]
+    versions = {u: d["version"] for u, d in fake_grafana.dashboards.items()}
+    r = cli.run("green", "destroy", str(specs), *TARGET, "--auto-approve", "--no-refresh")
+    assert r.exit_code == 1, r.output
+    assert (f"refusing to delete dashboard {BOARD}: it is owned by workspace {WORKSPACE!r} "
+            f"(state lineage {lineage})") in r.output, r.output
+    assert {u: d["version"] for u, d in fake_grafana.dashboards.items()} == versions
+    assert FOLDER in fake_grafana.folders         # skipped: its dashboards were refused
+    # the owner's own offline destroy goes through the same reads
+    cli.ok("blue", "destroy", str(specs), *TARGET, "--auto-approve", "--no-refresh")
+    assert not fake_grafana.dashboards and not fake_grafana.folders
