@@ -237,7 +237,7 @@ def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
         provider_before = resp.before
         diags = tuple(resp.diagnostics)
     else:
-        planned = dict(d.attributes)
+        planned = d.attributes   # never mutated (Resource): the plan shares it, as it shares `d`
         replace_paths = _static_replace(d.provider, d.type)
         provider_before = None
 
