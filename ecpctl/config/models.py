@@ -11,7 +11,8 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator,
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -457,6 +458,16 @@ class StateSettings(SpecModel):
                           "ECPCTL_STATE_KEY and ECPCTL_STATE_KEY_FILE override it.")
 
 
+def _positive_duration(ms: int) -> int:
+    if ms <= 0:
+        raise fail("must be longer than 0s (nothing could finish in it)")
+    return ms
+
+
+Deadline = Annotated[DurationMs, AfterValidator(_positive_duration)]
+"""How long a request or a tool may take before it fails: a duration longer than 0s."""
+
+
 class KubernetesSettings(SpecModel):
     kubeconfig: NonEmptyStr | None = Field(None, description="Path of a kubeconfig file; default: "
                                                             "$KUBECONFIG or ~/.kube/config.")
@@ -466,6 +477,10 @@ class KubernetesSettings(SpecModel):
     namespacePrefix: patterned(r"[a-z0-9][-a-z0-9]*",  # type: ignore[valid-type]
                                "must be lowercase letters, digits and '-'",
                                max_length=40) = "ecp-ai-"
+    connectTimeout: Deadline = Field("10s", validate_default=True, description="How long opening "
+                                     "a connection to the API server may take.")
+    readTimeout: Deadline = Field("60s", validate_default=True, description="How long to wait "
+                                  "for each answer of the API server on an open connection.")
 
 
 def _tenant_pattern(value: str) -> str:
@@ -522,6 +537,8 @@ class AlertmanagerSettings(SpecModel):
                                                              "routes into (file mode).")
     url: HttpUrl | None = Field(None, description="Alertmanager URL, for the reload and checks.")
     amtool: NonEmptyStr = "amtool"
+    checkTimeout: Deadline = Field("60s", validate_default=True, description="How long "
+                                   "`amtool check-config` may run.")
     connectTimeout: DurationMs = Field("5s", validate_default=True, description="How long opening a "
                                        "connection may take.")
     readTimeout: DurationMs = Field("30s", validate_default=True, description="How long to wait for "
@@ -534,6 +551,8 @@ class PrometheusSettings(SpecModel):
     rulesDir: NonEmptyStr | None = Field(None, description="Directory of rule files the running "
                                                            "Prometheus loads (rules file mode).")
     promtool: NonEmptyStr = "promtool"
+    checkTimeout: Deadline = Field("60s", validate_default=True, description="How long "
+                                   "`promtool check rules` may run.")
 
 
 class ProviderSettings(SpecModel):

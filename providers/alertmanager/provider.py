@@ -24,7 +24,8 @@ from ecpctl.kernel import (Diagnostic, Forbidden, InUse, Invalid, NotFound, Prov
                            ProviderNotConfigured)
 from providers.alertmanager import config as amc
 from providers.alertmanager import marks
-from providers.alertmanager.server import AlertmanagerAPI, check_config, find_amtool
+from providers.alertmanager.server import (CHECK_TIMEOUT, AlertmanagerAPI, check_config,
+                                           find_amtool)
 from providers.protocol import (ApplyRequest, ApplyResponse, ConfigureRequest, ConfigureResponse,
                                 DeleteRequest, DeleteResponse, ImportRequest, ImportResponse,
                                 LiveObject, PlanRequest, PlanResponse, Provider, ReadRequest,
@@ -54,6 +55,7 @@ class AlertmanagerProvider(Provider):
     def __init__(self) -> None:
         self._file: Path | None = None
         self._amtool: str | None = None
+        self._check_timeout = CHECK_TIMEOUT
         self._api: AlertmanagerAPI | None = None
         self._queue: list[_Change] = []
         self._queue_lock = threading.Lock()
@@ -89,6 +91,7 @@ class AlertmanagerProvider(Provider):
                 f"operator's existing config)"),))
         self._file = path
         self._amtool = amtool
+        self._check_timeout = parse_seconds(s.get("checkTimeout") or CHECK_TIMEOUT)
         self._api = AlertmanagerAPI(str(s["url"]),
                                     connect_timeout=parse_seconds(s.get("connectTimeout") or "5s"),
                                     read_timeout=parse_seconds(s.get("readTimeout") or "30s"))
@@ -333,7 +336,7 @@ class AlertmanagerProvider(Provider):
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
-            return check_config(amtool, Path(tmp))
+            return check_config(amtool, Path(tmp), timeout=self._check_timeout)
         finally:
             os.unlink(tmp)
 

@@ -21,7 +21,7 @@ from ruamel.yaml.error import YAMLError
 from ecpctl.kernel import (Invalid, NotFound, ProviderError, ServerError, Throttled, Timeout,
                            Unreachable)
 
-CHECK_TIMEOUT = 60.0
+CHECK_TIMEOUT = 60.0   # seconds (providers.alertmanager.checkTimeout)
 log = logging.getLogger("ecpctl.alertmanager")
 
 
@@ -31,12 +31,16 @@ def find_amtool(setting: str) -> str | None:
     return shutil.which(setting)
 
 
-def check_config(amtool: str, path: Path) -> str | None:
+def check_config(amtool: str, path: Path, *, timeout: float = CHECK_TIMEOUT) -> str | None:
     """None when amtool accepts the file, else its complaint (one paragraph)."""
     started = time.monotonic()
     try:
         out = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True,
-                             timeout=CHECK_TIMEOUT, cwd=path.parent)
+                             timeout=timeout, cwd=path.parent)
+    except subprocess.TimeoutExpired as exc:
+        _log_run(amtool, started, "timed out", "")
+        raise Timeout(f"{amtool} check-config did not finish within {timeout:g}s "
+                      "(providers.alertmanager.checkTimeout)") from exc
     except (OSError, subprocess.SubprocessError) as exc:
         _log_run(amtool, started, exc.__class__.__name__, "")
         raise run_error(exc)(f"cannot run {amtool} check-config: {exc}") from exc

@@ -26,7 +26,7 @@ from ecpctl.kernel import (Conflict, Forbidden, Invalid, NotFound, ProviderError
 from ecpctl.kernel.retry import THROTTLE
 
 APPLY_PATCH = "application/apply-patch+yaml"
-DEFAULT_TIMEOUT = (10.0, 60.0)      # connect, read (seconds)
+DEFAULT_TIMEOUT = (10.0, 60.0)      # connect, read (seconds); the Project can change both
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
 THROTTLE_ATTEMPTS = THROTTLE.attempts   # sends of one request while the server answers 429
 
@@ -141,10 +141,14 @@ def _load_configuration(conn: Connection, pool_size: int):
 class KubeClient:
     """Thread-safe JSON requests to one API server, counted by verb."""
 
-    def __init__(self, conn: Connection, *, pool_size: int = 10):
+    def __init__(self, conn: Connection, *, pool_size: int = 10,
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT):
         from kubernetes import client as kclient
 
         self.connection = conn
+        # providers.kubernetes.connectTimeout / readTimeout: no request waits longer on a stalled
+        # API server (urllib3's read timeout bounds each wait for bytes, not the whole body)
+        self.timeout = timeout
         self.configuration = _load_configuration(conn, pool_size)
         self.api = kclient.ApiClient(configuration=self.configuration)
         self._lock = threading.Lock()
@@ -218,7 +222,7 @@ class KubeClient:
                 method, path, query_params=list(query or ()), header_params=headers, body=body,
                 auth_settings=["BearerToken"])
             resp = self.api.call_api(m, url, header_params=hdrs, body=b,
-                                     _request_timeout=timeout or DEFAULT_TIMEOUT)
+                                     _request_timeout=timeout or self.timeout)
             raw = resp.read()
             status = resp.status
             resp_headers = resp.headers

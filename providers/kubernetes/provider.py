@@ -127,7 +127,9 @@ class KubernetesProvider(Provider):
         pool = max(10, int(o.get("parallelism") or 0) + 8, DEFAULT_POOL)
         try:
             conn = resolve_connection(s, o)
-            client = KubeClient(conn, pool_size=pool)
+            client = KubeClient(conn, pool_size=pool, timeout=(
+                parse_seconds(s.get("connectTimeout") or "10s"),
+                parse_seconds(s.get("readTimeout") or "60s")))
         except NotConfigured as exc:
             return ConfigureResponse(diagnostics=(Diagnostic.error(str(exc)),))
         discovery = Discovery(client)

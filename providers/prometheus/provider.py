@@ -32,9 +32,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from ecpctl.kernel import Diagnostic, ProviderError, ProviderNotConfigured
+from ecpctl.kernel.durations import parse_seconds
 from ecpctl.kernel.owner_check import refuse_write
 from ecpctl.kernel.ownership import Owner, owner_of_comment
-from providers.prometheus.server import PrometheusAPI, check_rules, find_promtool
+from providers.prometheus.server import (CHECK_TIMEOUT, PrometheusAPI, check_rules,
+                                         find_promtool)
 from providers.protocol import (
     ApplyRequest,
     ApplyResponse,
@@ -141,6 +143,7 @@ class PrometheusRulesProvider(Provider):
     def __init__(self) -> None:
         self._dir: Path | None = None
         self._promtool: str | None = None
+        self._check_timeout = CHECK_TIMEOUT
         self._api: PrometheusAPI | None = None
         self._queue: list[_Change] = []
         self._queue_lock = threading.Lock()
@@ -168,6 +171,7 @@ class PrometheusRulesProvider(Provider):
             return ConfigureResponse((Diagnostic.error(
                 f"providers.prometheus.rulesDir: {path} is not a directory"),))
         self._dir, self._promtool, self._api = path, promtool, PrometheusAPI(str(s["url"]))
+        self._check_timeout = parse_seconds(s.get("checkTimeout") or CHECK_TIMEOUT)
         return ConfigureResponse()
 
     def _need(self) -> tuple[Path, str, PrometheusAPI]:
@@ -330,7 +334,8 @@ class PrometheusRulesProvider(Provider):
                     fail(c, exc)
                     continue
             if c.text is not None:
-                problem = self._check(rules_dir, promtool, c.text, path.name)
+                problem = self._check(rules_dir, promtool, c.text, path.name,
+                                      self._check_timeout)
                 if problem:
                     fail(c, ProviderError(f"promtool check rules rejects {path.name}: {problem}"))
                     continue
@@ -385,13 +390,14 @@ class PrometheusRulesProvider(Provider):
                     f"{path.parent}/*.yml?)")
 
     @staticmethod
-    def _check(rules_dir: Path, promtool: str, text: str, shown_as: str) -> str | None:
+    def _check(rules_dir: Path, promtool: str, text: str, shown_as: str, timeout: float
+               ) -> str | None:
         # beside the real file, under a name that rule_files' *.yml glob does not match
         fd, tmp = tempfile.mkstemp(prefix=".ecpctl-check-", suffix=".tmp", dir=rules_dir)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
-            return check_rules(promtool, Path(tmp), shown_as)
+            return check_rules(promtool, Path(tmp), shown_as, timeout=timeout)
         finally:
             os.unlink(tmp)
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
-from ecpctl.kernel import ProviderError, ServerError, Unreachable
+from ecpctl.kernel import ProviderError, ServerError, Timeout, Unreachable
 from ecpctl.kernel.durations import DurationError, parse_seconds
 
-CHECK_TIMEOUT = 60.0
+CHECK_TIMEOUT = 60.0   # seconds (providers.prometheus.checkTimeout)
 
 
 def find_promtool(setting: str) -> str | None:
@@ -25,11 +25,15 @@ def find_promtool(setting: str) -> str | None:
     return shutil.which(setting)
 
 
-def check_rules(promtool: str, path: Path, shown_as: str) -> str | None:
+def check_rules(promtool: str, path: Path, shown_as: str, *, timeout: float = CHECK_TIMEOUT
+                ) -> str | None:
     """None when promtool accepts the rule file, else its complaint (one paragraph)."""
     try:
         out = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True,
-                             text=True, timeout=CHECK_TIMEOUT)
+                             text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise Timeout(f"{promtool} check rules did not finish within {timeout:g}s "
+                      "(providers.prometheus.checkTimeout)") from exc
     except (OSError, subprocess.SubprocessError) as exc:
         raise ProviderError(f"cannot run {promtool} check rules: {exc}") from exc
     if out.returncode == 0:

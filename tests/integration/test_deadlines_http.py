@@ -4,11 +4,9 @@ bounded retries) with one line per failed resource, exit 1, and the workspace lo
 
 from __future__ import annotations
 
-import socket
-import threading
-
 import pytest
 
+from tests.fakes.stalled import stalled_listener
 from tests.integration.monitoring_support import write_specs
 from tests.integration.test_grafana_alertmanager_cli import TOKEN_ENV, Cli
 
@@ -19,28 +17,8 @@ TARGET = ("--target", "tenant.*.grafana.*")
 @pytest.fixture
 def stalled_url():
     """A listener that accept()s every connection and never sends a byte."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        srv.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(srv.accept()[0])
-            except OSError:
-                continue
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.getsockname()[1]}"
-    stop.set()
-    t.join()
-    for c in held:
-        c.close()
-    srv.close()
+    with stalled_listener() as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_apply_against_a_grafana_that_never_answers_ends_with_one_line_per_resource(
