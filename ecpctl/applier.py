@@ -8,6 +8,7 @@ workers share transactions (state/group_commit.py).
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Protocol
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from ecpctl.kernel import Diagnostic, ProviderError
 from ecpctl.graph import check_acyclic
 from ecpctl.plan import Action, Plan, ResourceChange
 from ecpctl.kernel import Unreachable
+from ecpctl.kernel.durations import format_duration
 from ecpctl.kernel.retry import DEFAULT as RETRY
 from ecpctl.kernel.scrub import scrub
 from ecpctl.walk import walk
@@ -48,10 +50,21 @@ class ApplyOutcome:
     not_started: tuple[str, ...]
     interrupted: bool
     diagnostics: tuple[Diagnostic, ...] = ()
+    timeout: float | None = None    # the whole apply's --timeout in seconds, when it passed
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.interrupted and not self.skipped
+        return not self.failed and not self.interrupted and not self.skipped and not self.timed_out
+
+    @property
+    def timed_out(self) -> bool:
+        """The apply's --timeout passed before every resource was started."""
+        return self.timeout is not None
+
+    def late_reason(self) -> str:
+        """Why the resources in not_started were left, when the apply's --timeout passed."""
+        return (f"not started: the apply's --timeout of "
+                f"{format_duration(round((self.timeout or 0) * 1000))} passed")
 
 
 def apply_graph(changes: tuple[ResourceChange, ...]) -> nx.DiGraph:
@@ -82,8 +95,12 @@ def error_line(exc: BaseException) -> str:
 
 def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=None,
                parallelism: int = 10, events: ApplyEvents | None = None,
-               stop: threading.Event | None = None,
+               stop: threading.Event | None = None, timeout: float | None = None,
                retry_sleep: Callable[[float], None] | None = None) -> ApplyOutcome:
+    """Walk the plan's changes through the providers, recording each completion in `store`.
+    `timeout` bounds the whole apply (seconds from now): past it nothing new starts, the
+    providers end their readiness waits and retries there, and what was left is not_started."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     pending = plan.pending()
     writer: StateWriter = (GroupCommit(store)  # type: ignore[arg-type]
                            if hasattr(store, "write_batch") and parallelism > 1 else store)
@@ -104,6 +121,8 @@ def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=N
         if retry_sleep is not None:
             kw["sleep"] = retry_sleep
         policy = RETRY.with_attempts(1) if outages.down(provider) else RETRY
+        if deadline is not None:
+            policy = policy.within(deadline - time.monotonic())
         try:
             result = policy.call(fn, **kw)
         except Unreachable:
@@ -118,14 +137,16 @@ def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=N
     def delete(prior: ResourceState) -> None:
         provider = providers.get(prior.provider)
         resp = retrying(prior.address, prior.provider,
-                        lambda: provider.delete(DeleteRequest(prior=prior, progress=progress)))
+                        lambda: provider.delete(DeleteRequest(prior=prior, progress=progress,
+                                                                 deadline=deadline)))
         _raise_errors(prior.address, "delete", resp.diagnostics)
 
     def create(c: ResourceChange, prior: ResourceState | None, replace: bool) -> ResourceState:
         provider = providers.get(c.provider)
         resp = retrying(c.address, c.provider,
                         lambda: provider.apply(ApplyRequest(desired=c.desired, prior=prior, live=None,
-                                                            replace=replace, progress=progress)))
+                                                            replace=replace, progress=progress,
+                                                            deadline=deadline)))
         _raise_errors(c.address, "apply", resp.diagnostics)
         if resp.state is None:
             raise ProviderError("the provider returned no state", address=c.address,
@@ -159,7 +180,7 @@ def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=N
             counts[bump] += 1
 
     outcome = walk(
-        graph, work, parallelism=parallelism, stop=stop,
+        graph, work, parallelism=parallelism, stop=stop, deadline=deadline,
         on_start=(lambda a: events.started(by_addr[a])) if events else None,
         on_end=(lambda a, e, s: events.finished(by_addr[a], e, s)) if events else None,
     )
@@ -167,7 +188,8 @@ def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=N
         added=counts["added"], changed=counts["changed"], destroyed=counts["destroyed"],
         failed=tuple((a, error_line(e)) for a, e in sorted(outcome.failed.items())),
         skipped=tuple(sorted(outcome.skipped.items())),
-        not_started=outcome.not_started, interrupted=outcome.interrupted)
+        not_started=outcome.not_started, interrupted=outcome.interrupted,
+        timeout=timeout if outcome.timed_out else None)
 
 
 class _Outages:

@@ -95,9 +95,10 @@ def plan_desired(desired: Desired, prior: PriorState, *, workspace: str,
 
 
 def run_apply(plan: Plan, providers: ProviderSet, store, *, lock=None, parallelism: int = 10,
-              events: ApplyEvents | None = None, stop: threading.Event | None = None) -> ApplyOutcome:
+              events: ApplyEvents | None = None, stop: threading.Event | None = None,
+              timeout: float | None = None) -> ApplyOutcome:
     return apply_plan(plan, providers, store, lock=lock, parallelism=parallelism, events=events,
-                      stop=stop)
+                      stop=stop, timeout=timeout)
 
 
 def tenants_touched(plan: Plan) -> set[str]:

@@ -1,7 +1,8 @@
 """The graph walk: bounded parallelism, a node starts as soon as its own dependencies are done.
 
 Failure rules live here: everything downstream of a failure is skipped (and its error is not
-repeated); other branches finish. An interrupt stops new work and lets in-flight work finish.
+repeated); other branches finish. An interrupt stops new work and lets in-flight work finish; so
+does a deadline that passes (the work itself is told the deadline, and ends its waits there).
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ class WalkResult:
     done: tuple[str, ...]
     failed: dict[str, BaseException]
     skipped: dict[str, str]            # address -> the failed address that blocked it
-    not_started: tuple[str, ...]       # left alone because the walk was interrupted
+    not_started: tuple[str, ...]       # left alone because the walk was interrupted or late
     interrupted: bool
+    timed_out: bool = False            # the deadline passed with nodes not started
 
 
 def walk(graph: nx.DiGraph, work: Callable[[str], None], *, parallelism: int = 10,
          on_start: Callable[[str], None] | None = None,
          on_end: Callable[[str, BaseException | None, float], None] | None = None,
-         stop: threading.Event | None = None) -> WalkResult:
+         stop: threading.Event | None = None, deadline: float | None = None) -> WalkResult:
     """Run `work` on every node, each after all its predecessors succeeded.
 
     Among the nodes that are ready, the smallest address starts first, so a walk with one worker
@@ -39,6 +41,9 @@ def walk(graph: nx.DiGraph, work: Callable[[str], None], *, parallelism: int = 1
     nodes are a heap (a node is pushed once, when its last dependency finishes): a walk costs
     O((nodes + edges) log nodes), where the sorted list it replaced cost O(nodes²) on a fleet's
     thousands of simultaneously ready nodes (docs/performance.md).
+
+    Past `deadline` (a time.monotonic() value) nothing new starts and the walk ends once the
+    running nodes do; what was left is `not_started`, with `timed_out` set.
     """
     stop = stop or threading.Event()
     waiting: dict[str, int] = dict(graph.in_degree())
@@ -49,6 +54,9 @@ def walk(graph: nx.DiGraph, work: Callable[[str], None], *, parallelism: int = 1
     skipped: dict[str, str] = {}
     running: dict[str, float] = {}    # node -> when it started
     interrupted = False
+
+    def late() -> bool:
+        return deadline is not None and time.monotonic() >= deadline
 
     def skip_downstream(node: str) -> None:
         # A skipped node's descendants were skipped with it, so the search stops there: all the
@@ -97,7 +105,7 @@ def walk(graph: nx.DiGraph, work: Callable[[str], None], *, parallelism: int = 1
         t.start()
     try:
         while ready or running:
-            while ready and len(running) < parallelism and not stop.is_set():
+            while ready and len(running) < parallelism and not stop.is_set() and not late():
                 node = heapq.heappop(ready)
                 if node in skipped:
                     continue
@@ -131,4 +139,5 @@ def walk(graph: nx.DiGraph, work: Callable[[str], None], *, parallelism: int = 1
             t.join()
     finished_set = set(done) | set(failed) | set(skipped)
     not_started = tuple(sorted(n for n in graph.nodes if n not in finished_set))
-    return WalkResult(tuple(done), failed, skipped, not_started, interrupted)
+    return WalkResult(tuple(done), failed, skipped, not_started, interrupted,
+                      timed_out=bool(not_started) and not interrupted and late())

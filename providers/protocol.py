@@ -118,6 +118,7 @@ class ApplyRequest:
     live: LiveObject | None
     replace: bool = False
     progress: ProgressFn | None = None
+    deadline: float | None = None       # time.monotonic() when the whole apply must end (--timeout)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class ApplyResponse:
 class DeleteRequest:
     prior: ResourceState
     progress: ProgressFn | None = None
+    deadline: float | None = None       # time.monotonic() when the whole apply must end (--timeout)
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ for f in examples/*.yaml; do [ "$(basename "$f")" = project.yaml ] || cp "$f" "$
 ls "$SPECS"
 
 step "apply"
-ecpctl --data-dir "$DEMO" apply "$SPECS" --auto-approve --timeout 180
+ecpctl --data-dir "$DEMO" apply "$SPECS" --auto-approve --wait-timeout 180
 
 step "status: wait until every service is ready"
 ecpctl status --path "$SPECS" --wait --wait-timeout 3m

@@ -36,6 +36,7 @@ class ApplyArgs:
     as_json: bool = False
     full: bool = False
     plan_shaping: tuple[str, ...] = ()    # plan-shaping options the user typed
+    timeout: float = 1800.0               # the whole apply (--timeout)
 
     @classmethod
     def parse(cls, ctx: click.Context, *, destroy: bool = False) -> ApplyArgs:
@@ -43,6 +44,7 @@ class ApplyArgs:
         return cls(path=p["path"], scope=PlanScope.parse(p, destroy=destroy),
                    providers=ProviderArgs.parse(p), lock=LockArgs.parse(p),
                    auto_approve=p["auto_approve"], as_json=p["as_json"], full=p["full"],
+                   timeout=float(p["timeout"]),
                    plan_shaping=tuple(flag for name, flag in _PLAN_SHAPING
                                       if name in p and given(ctx, name)))
 
@@ -152,7 +154,7 @@ def run_apply(obj: CliContext, args: ApplyArgs, view) -> int:
                 providers.close()
                 raise
         outcome = execute(obj, plan, providers, lock, parallelism=args.providers.parallelism,
-                          events=view, on_interrupt=view.interrupted)
+                          events=view, on_interrupt=view.interrupted, timeout=args.timeout)
     view.outcome(outcome, destroy=destroy)
     return exit_code(outcome)
 
@@ -187,6 +189,6 @@ def _apply_saved(obj: CliContext, args: ApplyArgs, view) -> int:
             raise
         outcome = execute(obj, plan, providers, lock, parallelism=args.providers.parallelism,
                           events=view, on_interrupt=view.interrupted,
-                          plan_key_id=saved.plan_key_id)
+                          plan_key_id=saved.plan_key_id, timeout=args.timeout)
     view.outcome(outcome, destroy=plan.destroy)
     return exit_code(outcome)

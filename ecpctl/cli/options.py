@@ -87,9 +87,12 @@ apply_options = _stack(
                  help="Take ownership of Kubernetes fields that another field manager owns."),
     click.option("--wait/--no-wait", default=True, show_default=True,
                  help="Wait until applied objects are ready (Deployments available, ...)."),
-    click.option("--timeout", default="5m", type=DURATION, show_default=True, metavar="DURATION",
-                 help="How long to wait for each object to become ready (30s, 5m, 1m30s or "
-                      "seconds)."),
+    click.option("--timeout", default="30m", type=DURATION, show_default=True, metavar="DURATION",
+                 help="How long the whole apply may take (30s, 5m, 1m30s or seconds): past it "
+                      "nothing new starts, readiness waits end, and each resource left is "
+                      "reported; state keeps what finished."),
+    click.option("--wait-timeout", default="5m", type=DURATION, show_default=True,
+                 metavar="DURATION", help="How long to wait for each object to become ready."),
 )
 
 
@@ -135,14 +138,15 @@ class ProviderArgs:
     parallelism: int = 10
     force_conflicts: bool = False
     wait: bool = True
-    timeout: float = 300.0
+    timeout: float = 300.0          # each object's readiness wait (--wait-timeout)
 
     @classmethod
     def parse(cls, p: Mapping[str, Any]) -> ProviderArgs:
         return cls(kubeconfig=p.get("kubeconfig"), kube_context=p.get("kube_context"),
                    strict=bool(p.get("strict", False)), parallelism=int(p.get("parallelism", 10)),
                    force_conflicts=bool(p.get("force_conflicts", False)),
-                   wait=bool(p.get("wait", True)), timeout=float(p.get("timeout", 300.0)))
+                   wait=bool(p.get("wait", True)),
+                   timeout=float(p.get("wait_timeout", 300.0)))
 
     def settings(self) -> dict[str, dict]:
         """Per-provider options for ProviderSet."""

@@ -329,9 +329,10 @@ def interrupt_to_event(notice) -> Iterator[threading.Event]:
 
 
 def execute(obj: CliContext, plan, providers, lock: StateLock, *, parallelism: int, events,
-            on_interrupt, plan_key_id: str | None = None):
+            on_interrupt, plan_key_id: str | None = None, timeout: float | None = None):
     """Walk `plan` under `lock` (taken here when the caller has not), keep the tenants registry
-    in step, and return the ApplyOutcome. A stale saved plan is refused before anything runs.
+    in step, and return the ApplyOutcome; `timeout` (seconds, from the walk's start: a prompt
+    does not count) bounds the walk. A stale saved plan is refused before anything runs.
     The keys the state kept for saved plans go once applied (`plan_key_id`) or stale."""
     from ecpctl.engine import run_apply, tenant_gone, tenants_touched
     from ecpctl.kernel.ownership import Owner
@@ -358,7 +359,7 @@ def execute(obj: CliContext, plan, providers, lock: StateLock, *, parallelism: i
             record(tid, "applying")
         with interrupt_to_event(on_interrupt) as stop:
             outcome = run_apply(plan, providers, store, lock=lock.info, parallelism=parallelism,
-                                events=events, stop=stop)
+                                events=events, stop=stop, timeout=timeout)
         after = store.snapshot(ws, decrypt=False)
         failed_tenants = {a.split(".")[1] for a, _ in outcome.failed}
         for tid in sorted(tenants_touched(plan)):
@@ -378,5 +379,5 @@ def execute(obj: CliContext, plan, providers, lock: StateLock, *, parallelism: i
 def exit_code(outcome) -> int:
     if outcome.ok:
         return 0
-    return 130 if outcome.interrupted and not outcome.failed else 1
+    return 130 if outcome.interrupted and not outcome.failed and not outcome.timed_out else 1
 

@@ -83,6 +83,11 @@ class RetryPolicy:
     def with_attempts(self, attempts: int) -> RetryPolicy:
         return RetryPolicy(attempts, self.base, self.cap, self.deadline, self.retry_after_cap)
 
+    def within(self, seconds: float) -> RetryPolicy:
+        """This policy, retrying no longer than `seconds` (what is left of a larger deadline)."""
+        return RetryPolicy(self.attempts, self.base, self.cap, max(0.0, min(self.deadline, seconds)),
+                           self.retry_after_cap)
+
 
 DEFAULT = RetryPolicy()
 # A request the API server shed with 429 is sent again, as client-go does: more often than an

@@ -66,6 +66,10 @@ def render_outcome(outcome: ApplyOutcome, con: Console, *, destroy: bool = False
         con.print(Text(f"{address}: {message}"))
     for address, cause in outcome.skipped:
         con.print(Text(f"Skipped {address}: depends on failed {cause}", style="yellow"))
+    if outcome.timed_out:
+        for address in outcome.not_started:
+            con.print(Text("Error: ", style="bold red"), end="")
+            con.print(Text(f"{address}: {outcome.late_reason()}"))
     if outcome.interrupted:
         con.print(Text(f"Interrupted: {len(outcome.not_started)} resources were not started; "
                        "state was saved.", style="yellow"))
@@ -75,6 +79,8 @@ def render_outcome(outcome: ApplyOutcome, con: Console, *, destroy: bool = False
         con.print(Text(f"{word} complete! {counts}", style="bold green"))
     else:
         extra = f" {len(outcome.failed)} failed, {len(outcome.skipped)} skipped."
+        if outcome.timed_out:
+            extra += f" {len(outcome.not_started)} not started."
         con.print(Text(f"Apply failed! {counts}{extra}", style="bold red"))
 
 

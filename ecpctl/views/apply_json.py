@@ -141,6 +141,9 @@ class ApplyJsonView:
         diags = [Diagnostic.error(message, address=address) for address, message in outcome.failed]
         diags += [Diagnostic.warning(f"skipped: depends on failed {cause}", address=address)
                   for address, cause in outcome.skipped]
+        if outcome.timed_out:
+            diags += [Diagnostic.error(outcome.late_reason(), address=address)
+                      for address in outcome.not_started]
         if outcome.interrupted:
             diags.append(Diagnostic.warning(f"interrupted: {len(outcome.not_started)} resources "
                                             "were not started; state was saved"))
@@ -152,6 +155,8 @@ class ApplyJsonView:
         else:
             message = (f"Apply failed! {counts} {len(outcome.failed)} failed, "
                        f"{len(outcome.skipped)} skipped.")
+            if outcome.timed_out:
+                message += f" {len(outcome.not_started)} not started."
         self.emit("change_summary", message, level="info" if outcome.ok else "error",
                   changes={"add": outcome.added, "change": outcome.changed,
                            "remove": outcome.destroyed,

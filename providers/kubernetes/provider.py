@@ -529,7 +529,8 @@ class KubernetesProvider(Provider):
                 req.progress(d.address, msg)
 
         if req.replace:
-            ready.wait_gone(self.client, info, name, ns, timeout=self.timeout, progress=progress)
+            ready.wait_gone(self.client, info, name, ns, timeout=self.timeout,
+                            until=req.deadline, progress=progress)
         elif self.check_on_write:
             self._check_owner(info, name, ns, req.prior, d)
 
@@ -548,7 +549,8 @@ class KubernetesProvider(Provider):
         if _terminating(result):
             # an earlier delete (cut short by a crash) is still finishing: the object is going, so
             # wait until it is gone and create it anew
-            ready.wait_gone(self.client, info, name, ns, timeout=self.timeout, progress=progress)
+            ready.wait_gone(self.client, info, name, ns, timeout=self.timeout,
+                            until=req.deadline, progress=progress)
             result = self._apply(d, info, manifest, None)
         if hand_over_after is not None:
             result = self._handover(info, d, hand_over_after)
@@ -558,7 +560,8 @@ class KubernetesProvider(Provider):
             self.discovery.invalidate()
         if self.wait:
             try:
-                ready.wait_ready(self.client, info, result, timeout=self.timeout, progress=progress)
+                ready.wait_ready(self.client, info, result, timeout=self.timeout,
+                                 until=req.deadline, progress=progress)
             except KubeError as exc:
                 raise self._fail(exc, "wait for", f"{info.kind} {_where(name, ns)}", d) from exc
         md = result.get("metadata") or {}
@@ -596,7 +599,8 @@ class KubernetesProvider(Provider):
                 if req.progress is not None:
                     req.progress(p.address, msg)
             try:
-                ready.wait_gone(self.client, info, name, ns, timeout=self.timeout, progress=progress)
+                ready.wait_gone(self.client, info, name, ns, timeout=self.timeout,
+                                until=req.deadline, progress=progress)
             except KubeError as exc:
                 raise self._fail(exc, "wait for deletion of", f"{info.kind} {_where(name, ns)}") from exc
         return DeleteResponse()

@@ -106,17 +106,31 @@ def check(obj: Mapping[str, Any]) -> tuple[bool, str]:
     return fn(obj) if fn else (True, "")
 
 
+def _give_up(start: float, timeout: float, until: float | None) -> tuple[float, bool]:
+    """When a wait of `timeout` seconds from `start` ends, and whether the whole apply's deadline
+    (`until`, on the same clock) ends it first."""
+    if until is not None and until < start + timeout:
+        return until, True
+    return start + timeout, False
+
+
+def _timed_out(timeout: float, cut: bool) -> str:
+    return "the apply's --timeout passed" if cut else f"timed out after {timeout:g}s"
+
+
 def wait_ready(client: KubeClient, info: KindInfo, obj: Mapping[str, Any], *, timeout: float,
-               progress: Progress | None = None, sleep: Callable[[float], None] = time.sleep,
+               until: float | None = None, progress: Progress | None = None,
+               sleep: Callable[[float], None] = time.sleep,
                clock: Callable[[], float] = time.monotonic) -> Mapping[str, Any]:
-    """Poll the object until its kind's readiness holds; ProviderError naming the reason on timeout."""
+    """Poll the object until its kind's readiness holds; ProviderError naming the reason after
+    `timeout` seconds, or at `until` (the whole apply's deadline) if that comes first."""
     key = f"{info.api_version}.{info.kind}"
     if key not in CHECKS:
         return obj
     md = obj.get("metadata") or {}
     name, ns = md.get("name"), md.get("namespace")
     start = clock()
-    deadline = start + timeout
+    deadline, cut = _give_up(start, timeout, until)
     delay = POLL_FIRST
     last_msg = None
     cur = obj
@@ -139,7 +153,7 @@ def wait_ready(client: KubeClient, info: KindInfo, obj: Mapping[str, Any], *, ti
     _, msg = check(cur)
     reason = explain(client, cur)
     summary = msg.removeprefix("waiting for ")
-    text = f"timed out after {timeout:g}s waiting for {info.kind} {name}: {summary}"
+    text = f"{_timed_out(timeout, cut)} waiting for {info.kind} {name}: {summary}"
     if reason:
         text += f"; {reason}"
     raise ProviderError(text)
@@ -260,11 +274,12 @@ def explain(client: KubeClient, obj: Mapping[str, Any]) -> str:
 
 
 def wait_gone(client: KubeClient, info: KindInfo, name: str, namespace: str | None, *,
-              timeout: float, progress: Progress | None = None,
+              timeout: float, until: float | None = None, progress: Progress | None = None,
               sleep: Callable[[float], None] = time.sleep,
               clock: Callable[[], float] = time.monotonic) -> None:
-    """Poll until the object is gone (404); ProviderError naming what holds it on timeout."""
-    deadline = clock() + timeout
+    """Poll until the object is gone (404); ProviderError naming what holds it after `timeout`
+    seconds, or at `until` (the whole apply's deadline) if that comes first."""
+    deadline, cut = _give_up(clock(), timeout, until)
     delay = POLL_FIRST
     last_msg = None
     obj: Mapping[str, Any] = {}
@@ -284,7 +299,7 @@ def wait_gone(client: KubeClient, info: KindInfo, name: str, namespace: str | No
             break
         sleep(min(delay, max(0.0, deadline - clock())))
         delay = min(POLL_MAX, delay * 2)
-    raise ProviderError(f"timed out after {timeout:g}s waiting for {info.kind} {name} to be deleted: "
+    raise ProviderError(f"{_timed_out(timeout, cut)} waiting for {info.kind} {name} to be deleted: "
                         f"{_deleting_message(obj).removeprefix('waiting for ')}")
 
 

@@ -99,7 +99,8 @@ class Env:
         # the testenv's /24 holds 254 Services; every light tenant has two
         cidr = "10.0.0.0/16" if services > 200 else None
         args = [f"--audit-policy-file={audit / 'policy.yaml'}", f"--audit-log-path={self.audit_log}",
-                "--audit-log-maxsize=0", "--audit-log-maxbackup=0"]
+                # 0 is not "no limit": the log rotated at 100 MB and a fleet's counts lost the rest
+                "--audit-log-maxsize=1000000", "--audit-log-maxbackup=0"]
         if cidr:
             args.append(f"--service-cluster-ip-range={cidr}")
         self.cp = ControlPlane(nodes=nodes, node_capacity=NODE_CAPACITY, install_crds=True,

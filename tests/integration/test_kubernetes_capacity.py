@@ -34,7 +34,7 @@ def test_gpu_overcommit_warns_in_plan_and_apply_times_out_naming_the_scheduler(o
     assert r.exit_code == 1
     assert f"Error: tenant {t}: requests 3 nvidia.com/gpu" in r.output
 
-    r = k("apply", str(k.spec), "--auto-approve", "--timeout", "20")
+    r = k("apply", str(k.spec), "--auto-approve", "--wait-timeout", "20")
     assert r.exit_code == 1, r.output
     line = next(ln for ln in r.output.splitlines() if "timed out after 20s" in ln)
     assert "waiting for Deployment callbot: 2/3 replicas available" in line

@@ -58,7 +58,7 @@ def world(tmp_path_factory):
         for name in (A, B):
             (sb.specs / f"{name}.yaml").write_text(TENANT.format(name=name, sink=sink.base))
         sb.ecpctl("--data-dir", str(sb.data), "apply", str(sb.specs), "--auto-approve",
-                  "--timeout", "120")
+                  "--wait-timeout", "120")
         yield sb, sink
     finally:
         sb.ecpctl("sandbox", "down", "--dir", str(sb.dir), check=False)

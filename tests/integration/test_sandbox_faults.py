@@ -41,7 +41,7 @@ def sb(tmp_path_factory):
         (sb.specs / "project.yaml").write_text((sb.dir / "project.yaml").read_text())
         (sb.specs / "gamma.yaml").write_text(TENANT)
         sb.ecpctl("--data-dir", str(sb.data), "apply", str(sb.specs), "--auto-approve",
-                  "--timeout", "120")
+                  "--wait-timeout", "120")
         yield sb
     finally:
         sb.ecpctl("sandbox", "down", "--dir", str(sb.dir), check=False)
