@@ -103,8 +103,3 @@ def run_apply(plan: Plan, providers: ProviderSet, store, *, lock=None, paralleli
 
 def tenants_touched(plan: Plan) -> set[str]:
     return {c.tenant for c in plan.pending()}
-
-
-def tenant_gone(tenant: str, remaining: Mapping[str, ResourceState]) -> bool:
-    """True when state no longer holds any resource of `tenant`."""
-    return not any(s.tenant == tenant for s in remaining.values())

@@ -182,6 +182,18 @@ class StateStore:
         with self._db.read(f"read head of workspace {workspace}") as conn:
             return self._head(conn, workspace)
 
+    def tenants_held(self, workspace: str) -> tuple[frozenset[str], frozenset[str]]:
+        """(the tenants some resource of `workspace` belongs to, the tenants its registry lists),
+        read from two indexed columns: what an apply needs to keep the registry in step, without
+        decoding a fleet's state again."""
+        _check_name(workspace)
+        with self._db.read(f"read tenants of workspace {workspace}") as conn:
+            held = conn.execute(select(R.c.tenant).distinct()
+                                .where(R.c.workspace == workspace)).scalars().all()
+            listed = conn.execute(select(T.c.tenant_id)
+                                  .where(T.c.workspace == workspace)).scalars().all()
+        return frozenset(t for t in held if t), frozenset(listed)
+
     # --- writing ---------------------------------------------------------------------------
 
     def ensure_lineage(self, workspace: str) -> str:

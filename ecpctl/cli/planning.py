@@ -334,7 +334,7 @@ def execute(obj: CliContext, plan, providers, lock: StateLock, *, parallelism: i
     in step, and return the ApplyOutcome; `timeout` (seconds, from the walk's start: a prompt
     does not count) bounds the walk. A stale saved plan is refused before anything runs.
     The keys the state kept for saved plans go once applied (`plan_key_id`) or stale."""
-    from ecpctl.engine import run_apply, tenant_gone, tenants_touched
+    from ecpctl.engine import run_apply, tenants_touched
     from ecpctl.kernel.ownership import Owner
     from ecpctl.planfile import check_fresh
     from state import TenantRecord
@@ -343,8 +343,8 @@ def execute(obj: CliContext, plan, providers, lock: StateLock, *, parallelism: i
     try:
         if lock.info is None:
             lock.take(store)
-        snap = store.snapshot(obj.workspace, decrypt=False)
-        check_fresh(plan, snap.lineage, snap.serial, obj.workspace)
+        lineage, serial = store.head(obj.workspace)     # the plan checked the contents
+        check_fresh(plan, lineage, serial, obj.workspace)
         # what apply creates carries this state's lineage: a state without one gets it now
         providers.set_owner(Owner(obj.workspace, store.ensure_lineage(obj.workspace)),
                             check_on_write=providers.check_on_write)
@@ -360,11 +360,11 @@ def execute(obj: CliContext, plan, providers, lock: StateLock, *, parallelism: i
         with interrupt_to_event(on_interrupt) as stop:
             outcome = run_apply(plan, providers, store, lock=lock.info, parallelism=parallelism,
                                 events=events, stop=stop, timeout=timeout)
-        after = store.snapshot(ws, decrypt=False)
+        held, listed = store.tenants_held(ws)
         failed_tenants = {a.split(".")[1] for a, _ in outcome.failed}
         for tid in sorted(tenants_touched(plan)):
-            if tenant_gone(tid, after.resources):
-                if tid in after.tenants:
+            if tid not in held:                 # state holds nothing of it any more
+                if tid in listed:
                     store.remove_tenant(ws, tid)
             elif tid in declared:
                 record(tid, "failed" if tid in failed_tenants else "running")

@@ -296,6 +296,16 @@ def test_tenant_registry_lists_and_removes(store):
         store.remove_tenant("default", "acme")
 
 
+def test_tenants_held_names_the_tenants_with_resources_and_those_registered(store):
+    store.put_resource("default", make_rs("tenant.acme.kubernetes.v1.Namespace.ecp-ai-acme"))
+    store.put_resource("default", make_rs("tenant.globex.postgres.role.owner", tenant="globex"))
+    store.upsert_tenant("default", make_tenant("acme"))
+    store.upsert_tenant("default", make_tenant("initech"))
+    assert store.tenants_held("default") == ({"acme", "globex"}, {"acme", "initech"})
+    store.remove_resource("default", "tenant.globex.postgres.role.owner")
+    assert store.tenants_held("default")[0] == {"acme"}
+
+
 def test_tenant_status_must_be_known(store):
     with pytest.raises(StateError, match="status 'done' is not one of pending, applying, running"):
         store.upsert_tenant("default", make_tenant(status="done"))
