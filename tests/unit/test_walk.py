@@ -96,6 +96,9 @@ import os, signal, time
 from ecpctl.graph import build_graph
 from ecpctl.walk import walk
 
+# a shell's background job starts with SIGINT ignored, and Python then installs no handler
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 def work(node):
     if node == "a":
         time.sleep(0.1)                       # the walk's thread is waiting for completions
