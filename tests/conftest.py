@@ -8,3 +8,15 @@ pytest_plugins = ["tests.ci_rules"] + [
                       "tests.testenv.pytest_monitoring")
     if importlib.util.find_spec(name) is not None
 ]
+
+
+# modules that gather figures while they run (kills per path, ...): printed after the results
+FIGURE_MODULES = ("tests.integration.faults_matrix", "tests.integration.test_faults_matrix_state")
+
+
+def pytest_terminal_summary(terminalreporter):
+    import sys
+    for name in FIGURE_MODULES:
+        lines = getattr(sys.modules.get(name), "figure_lines", None)
+        for line in lines() if lines else ():
+            terminalreporter.write_line(line)

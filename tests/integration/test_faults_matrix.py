@@ -28,7 +28,6 @@ from tests.integration.faults_matrix import (
     cp,  # noqa: F401 - the module's control plane
     kill_cycle,
     next_kill,
-    report_lines,
     tally,
     watch_deleted,
 )
@@ -55,17 +54,6 @@ def tenant_pg() -> Iterator:
     """The tenants' Postgres, of this module alone: one path kills it."""
     with _private_postgres() as server:
         yield server
-
-
-@pytest.fixture(scope="module", autouse=True)
-def figures(request) -> Iterator[None]:
-    yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    for line in report_lines():
-        if reporter is not None:
-            reporter.write_line(line)
-        else:
-            print(line)
 
 
 def make_path(name: str, cp, pg, fleet_factory, tenants: list[str], span: float,

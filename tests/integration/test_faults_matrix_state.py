@@ -20,7 +20,6 @@ import random
 import re
 import signal
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
@@ -52,13 +51,11 @@ TRIGGERS = {
 FIGURES: Counter = Counter()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def figures(request) -> Iterator[None]:
-    yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    for (backend, op), n in sorted(FIGURES.items()):
-        line = f"state-write kills: {backend:<8} {op:<13} {n} kills inside the write transaction"
-        reporter.write_line(line) if reporter is not None else print(line)
+def figure_lines() -> list[str]:
+    """Printed after the results (tests/conftest.py)."""
+    return [f"state-write kills: {backend:<8} {op:<13} {n} kills inside the write transaction"
+            for (backend, op), n in sorted(FIGURES.items())]
+
 
 
 # --- inside a write transaction ------------------------------------------------------------------
