@@ -362,12 +362,13 @@ def execute(obj: CliContext, plan, providers, lock: StateLock, *, parallelism: i
                                 events=events, stop=stop, timeout=timeout)
         held, listed = store.tenants_held(ws)
         failed_tenants = {a.split(".")[1] for a, _ in outcome.failed}
+        if outcome.timed_out:       # what the deadline left undone failed as much
+            failed_tenants |= {a.split(".")[1] for a in outcome.not_started}
         for tid in sorted(tenants_touched(plan)):
-            if tid not in held:                 # state holds nothing of it any more
-                if tid in listed:
-                    store.remove_tenant(ws, tid)
-            elif tid in declared:
+            if tid in declared:                 # still wanted: its status says how it went
                 record(tid, "failed" if tid in failed_tenants else "running")
+            elif tid not in held and tid in listed:
+                store.remove_tenant(ws, tid)    # gone from the specs, and from state at last
         serial = store.checkpoint(ws, "destroy" if plan.destroy else "apply")
         store.drop_plan_keys(ws, serial_below=serial, plan_id=plan_key_id)
     finally:

@@ -4,6 +4,7 @@ finished; the next apply finishes the rest. `--wait-timeout` is each object's re
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -33,15 +34,19 @@ def test_an_apply_past_its_timeout_reports_each_resource_left_and_keeps_what_fin
     assert f"{len(left)} not started." in r.output and "Apply failed!" in r.output
     assert set(ecpctl("state", "list").stdout.split()) == done
     everything = done | set(left)
+    status = {t["tenant_id"]: t["status"]
+              for t in json.loads(ecpctl("tenants", "--json").output)["tenants"]}
+    assert {status[a.split(".")[1]] for a in left} == {"failed"}   # the tenants left undone
 
     r = ecpctl("apply", str(spec_dir), "--auto-approve")     # the lock was released
     assert r.exit_code == 0, r.output
     assert set(COMPLETE.findall(r.output)) == set(left)
     assert set(ecpctl("state", "list").stdout.split()) == everything
+    assert {t["status"] for t in json.loads(ecpctl("tenants", "--json").output)["tenants"]} \
+        == {"running"}
 
 
 def test_apply_json_reports_the_resources_left_as_errors(ecpctl, spec_dir):
-    import json
     r = ecpctl("apply", str(spec_dir), "--auto-approve", "--json", "--parallelism", "1",
                "--timeout", "1s", env={"ECPCTL_FAKE_DELAY": "0.3"})
     assert r.exit_code == 1
