@@ -11,6 +11,8 @@
                                                 --no-refresh; wall and CPU over --startup-runs)
                                                 and the graph walk over --walk-nodes (100,000)
     python -m tests.bench --profile DIR          also write a py-spy profile of each live ecpctl run
+    python -m tests.bench.examples               the no-op plan of the 4 example tenants on a sandbox
+                                                (also part of every run but --ci and --no-examples)
 """
 
 from __future__ import annotations
@@ -116,6 +118,8 @@ def main(argv=None) -> int:
                     help="nodes of the graph-walk scenario (0 skips it)")
     ap.add_argument("--profile", type=Path, default=None, metavar="DIR",
                     help="write a py-spy profile (raw collapsed stacks) of each live ecpctl run")
+    ap.add_argument("--no-examples", action="store_true",
+                    help="skip the no-op plan of the 4 example tenants on a sandbox (--ci skips it)")
     ap.add_argument("--workdir", type=Path, default=None, help="keep fleets and outputs here")
     ap.add_argument("--json", dest="json_out", default=None)
     args = ap.parse_args(argv)
@@ -172,6 +176,11 @@ def main(argv=None) -> int:
                 r["growth_vs_previous"] = round(r["wall_s"] / prev["wall_s"], 2)
             by_scenario[r["scenario"]] = r
         rows.extend(live)
+        if not args.ci and not args.no_examples:
+            from tests.bench.examples import measure as measure_examples
+            log("no-op plan of the 4 example tenants on a sandbox")
+            with tempfile.TemporaryDirectory(prefix="ecpctl-examples-") as ex:
+                rows.append(measure_examples(Path(ex)))
 
     print_table(rows)
     for r in rows:
