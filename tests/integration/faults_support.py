@@ -30,6 +30,7 @@ STARTED = re.compile(r"^(\S+): (?:Creating|Modifying|Replacing|Destroying)\.\.\.
 ERROR = re.compile(r"^Error: (tenant\.\S+): (.+)$")
 SKIPPED = re.compile(r"^Skipped (\S+): depends on failed (\S+)$")
 RETRYING = re.compile(r"^(\S+): retrying in [0-9.]+s: (.+)$")
+KUBE_COMPLETE = re.compile(r"^\S+\.kubernetes\.\S+: Creation complete after")
 
 
 def fault_control_plane(**kw):
@@ -39,6 +40,13 @@ def fault_control_plane(**kw):
     kw.setdefault("nodes", 2)
     kw.setdefault("node_capacity", NODE_CAPACITY)
     return private_control_plane(install_crds=True, **kw)
+
+
+@pytest.fixture(name="cp")
+def one_node_cp() -> Iterator[ControlPlane]:
+    """`cp`: a one-node control plane of the test's own, for tests that stop its API server."""
+    with fault_control_plane(nodes=1) as plane:
+        yield plane
 
 
 class Fleet:

@@ -8,10 +8,8 @@ kubectl after SIGCONT) confirms, and the next apply finishes the rest."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import time
-from collections.abc import Iterator
 
 import networkx as nx
 import pytest
@@ -21,26 +19,19 @@ from tests.integration.faults_support import (  # noqa: F401
     ERROR,
     SKIPPED,
     STARTED,
-    fault_control_plane,
+    KUBE_COMPLETE,
+    one_node_cp,
     fleet_factory,
     held_lock,
 )
 from tests.integration.live_check import LiveCheck
-from tests.testenv.kube import ControlPlane
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube, pytest.mark.postgres]
 
-KUBE_COMPLETE = re.compile(r"^\S+\.kubernetes\.\S+: Creation complete after")
 READ_TIMEOUT = 0.5
 # Each request gives up after READ_TIMEOUT; the engine tries a resource 6 times with backoff that
 # spans at most 15.5 s: about 19 s per resource, two waves at --parallelism 8. Generous margin.
 DEADLINE = 150.0
-
-
-@pytest.fixture
-def cp() -> Iterator[ControlPlane]:
-    with fault_control_plane(nodes=1) as plane:
-        yield plane
 
 
 def test_apiserver_frozen_mid_apply_fails_each_resource_after_the_read_timeout(

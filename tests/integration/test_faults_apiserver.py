@@ -5,8 +5,6 @@ finishes the rest and the next plan says "No changes."."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 
 import networkx as nx
 import pytest
@@ -17,20 +15,13 @@ from tests.integration.faults_support import (  # noqa: F401
     RETRYING,
     SKIPPED,
     STARTED,
-    fault_control_plane,
+    KUBE_COMPLETE,
+    one_node_cp,
     fleet_factory,
 )
-from tests.testenv.kube import ControlPlane
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube, pytest.mark.postgres]
 
-KUBE_COMPLETE = re.compile(r"^\S+\.kubernetes\.\S+: Creation complete after")
-
-
-@pytest.fixture
-def cp() -> Iterator[ControlPlane]:
-    with fault_control_plane(nodes=1) as plane:
-        yield plane
 
 
 def test_apiserver_stopped_mid_apply_then_restarted(cp, postgres_server, fleet_factory):
