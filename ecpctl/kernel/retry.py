@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from ecpctl.kernel.errors import ProviderError
@@ -81,12 +81,11 @@ class RetryPolicy:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def with_attempts(self, attempts: int) -> RetryPolicy:
-        return RetryPolicy(attempts, self.base, self.cap, self.deadline, self.retry_after_cap)
+        return replace(self, attempts=attempts)
 
     def within(self, seconds: float) -> RetryPolicy:
         """This policy, retrying no longer than `seconds` (what is left of a larger deadline)."""
-        return RetryPolicy(self.attempts, self.base, self.cap, max(0.0, min(self.deadline, seconds)),
-                           self.retry_after_cap)
+        return replace(self, deadline=max(0.0, min(self.deadline, seconds)))
 
 
 DEFAULT = RetryPolicy()
