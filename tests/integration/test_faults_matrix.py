@@ -189,20 +189,31 @@ def test_state_postgres_killed_mid_apply(cp, tenant_pg, fleet_factory):
 # --- the owner mark of a database: written after CREATE DATABASE ---------------------------------
 
 # CREATE DATABASE cannot share a transaction with its COMMENT: a database left without a mark
-# has the owner of its owning role, which ecpctl marked first (providers/postgres/marks.py)
+# has the owner of its owning role, which ecpctl marked first (providers/postgres/marks.py). The
+# test holds the advisory lock that ecpctl takes right after CREATE DATABASE (before the REVOKE and
+# the mark), so the kill lands in that window every time rather than when a log line is read.
 def test_kill_between_create_database_and_its_owner_mark_is_taken_over(cp, tenant_pg, fleet_factory):
     import re
-    import signal
+
+    import psycopg
+
+    from providers.postgres.operations import advisory_key
     p = make_path("db-mark-window", cp, tenant_pg, fleet_factory, ["dm0"], span=1.0)
-    proc = p.fleet.spawn(*apply_cmd(p), "--no-wait", "--parallelism", "1",
-                         env={"ECPCTL_LOG": "info"})
-    proc.wait_for(re.compile(r"CREATE DATABASE"), 1, timeout=120)
-    os.killpg(proc.pid, signal.SIGSTOP)
-    with tenant_pg.connect() as conn:
-        row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
-                           "WHERE datname = 'dm0'").fetchone()
-    proc.kill()
-    assert row is not None and not row[0], "the kill did not land between the two statements"
+    with psycopg.connect(tenant_pg.admin_dsn, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (advisory_key(("database", "dm0")),))
+        proc = p.fleet.spawn(*apply_cmd(p), "--no-wait", "--parallelism", "1",
+                             env={"ECPCTL_LOG": "info"})
+        proc.wait_for(re.compile(r"CREATE DATABASE"), 1, timeout=120)
+        deadline = time.monotonic() + 60
+        while not holder.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                 "AND NOT granted").fetchone()[0]:
+            assert time.monotonic() < deadline, "the apply never waited for the advisory lock"
+            time.sleep(0.05)
+        proc.kill()
+        row = holder.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                             "WHERE datname = 'dm0'").fetchone()
+    assert row is not None, "CREATE DATABASE did not run before the kill"
+    assert not row[0], f"the owner mark was written before the kill: {row[0]!r}"
     r = p.fleet("apply", str(p.fleet.spec), "--auto-approve", "--no-wait")
     if r.exit_code == 1 and "appears dead" in r.output:
         lock_id = re.search(r"force-unlock (\S+)`", r.output).group(1)
