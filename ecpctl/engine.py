@@ -15,6 +15,7 @@ import networkx as nx
 from ecpctl.applier import ApplyEvents, ApplyOutcome, apply_plan
 from ecpctl.config import Config, load_config
 from ecpctl.expand import ExpandContext, SecretSource, expand_config
+from ecpctl.expand.fleet import PROJECT_TENANT
 from ecpctl.graph import build_graph
 from ecpctl.plan import Plan
 from ecpctl.planner import PlanOptions, PriorState, make_plan
@@ -34,6 +35,8 @@ class Desired:
     # the expansion's warnings (a custom alert on a metric nothing provides, a receiver's webhook
     # variable unset): reported by validate and every plan, refreshed or not
     diagnostics: tuple[Diagnostic, ...] = ()
+    # the tenants expanded (`--target` naming its tenants expands only those); None: every one
+    covers: frozenset[str] | None = None
 
 
 @contextmanager
@@ -56,24 +59,33 @@ def fewer_collections() -> Iterator[None]:
 
 
 def desired_state(path: str | Path, prior: Mapping[str, ResourceState] | None = None, *,
-                  replace: tuple[str, ...] = (), workspace: str | None = None) -> Desired:
-    """`workspace`: the Project's settings of that workspace apply (ecpctl/workspaces.py)."""
+                  replace: tuple[str, ...] = (), workspace: str | None = None,
+                  only: frozenset[str] | None = None) -> Desired:
+    """`workspace`: the Project's settings of that workspace apply (ecpctl/workspaces.py).
+
+    `only`: expand just these tenants (`_project` for the Project's own resources). Every spec
+    file is still read and validated, and every tenant sized; the plan must then stay within
+    them (`PlanOptions.covers`)."""
     with fewer_collections():
-        return _desired_state(path, prior, replace=replace, workspace=workspace)
+        return _desired_state(path, prior, replace=replace, workspace=workspace, only=only)
 
 
 def _desired_state(path: str | Path, prior: Mapping[str, ResourceState] | None, *,
-                   replace: tuple[str, ...], workspace: str | None) -> Desired:
+                   replace: tuple[str, ...], workspace: str | None,
+                   only: frozenset[str] | None) -> Desired:
     config = load_config(path)
     if workspace is not None:
         config = for_workspace(config, workspace)
     sizings = size_all(config)
     secrets = SecretSource(prior={a: s.attributes for a, s in (prior or {}).items()},
                            regenerate=frozenset(replace))
-    expanded = expand_config(config.tenants, sizings,
-                             ExpandContext(config.project, secrets, workspace or "default"))
+    tenants = config.tenants if only is None else [
+        lt for lt in config.tenants if lt.tenant.metadata.name in only]
+    expanded = expand_config(tenants, sizings,
+                             ExpandContext(config.project, secrets, workspace or "default"),
+                             project=only is None or PROJECT_TENANT in only)
     graph = build_graph({r.address: r.depends_on for r in expanded.resources})
-    return Desired(config, sizings, expanded.resources, graph, expanded.diagnostics)
+    return Desired(config, sizings, expanded.resources, graph, expanded.diagnostics, covers=only)
 
 
 def provider_settings(config: Config | None) -> dict[str, dict[str, Any]]:

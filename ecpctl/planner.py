@@ -32,6 +32,14 @@ class PlanOptions:
     parallelism: int = 10
     strict: bool = False
     adopt: bool = False             # take over objects another state (or nobody) owns, shown so
+    # the tenants whose desired resources were expanded (None: all); the scope must stay in them
+    covers: frozenset[str] | None = None
+
+
+class BeyondExpansion(Exception):
+    """The scope reaches a tenant whose desired resources were not expanded (`covers`): planned
+    as it is, its resources would look removed from the specs. The caller expands every tenant
+    and plans again."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,11 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
     else:
         desired_in_scope = desired
     scope = select_scope(desired, prior, opts)
+    if opts.covers is not None:
+        outside = sorted(a for a in scope if (desired[a].tenant if a in desired
+                                              else prior[a].tenant) not in opts.covers)
+        if outside:
+            raise BeyondExpansion(outside[0])
 
     diags: list[Diagnostic] = list(_unmatched_targets(desired, prior, opts.targets))
     live: dict[str, LiveObject] = {}

@@ -113,26 +113,33 @@ def make_plan(obj: CliContext, path: Path, scope: PlanScope, pargs: ProviderArgs
     `read_only` (plan): a state that does not exist is read as empty and never created.
     """
     from ecpctl.engine import desired_state, plan_desired, provider_settings
+    from ecpctl.kernel import tenants_named
     from ecpctl.kernel.ownership import Owner
-    from ecpctl.planner import PlanOptions, PriorState
+    from ecpctl.planner import BeyondExpansion, PlanOptions, PriorState
     from ecpctl.registry import tenant_record
     from ecpctl.targets import resolve
     from providers.registry import ProviderSet
+
+    # A --target that names its tenants expands only those; the plan is made again with every
+    # tenant if its scope reaches further (BeyondExpansion).
+    only = tenants_named(scope.targets) if scope.targets else None
+
+    def expand(snap, only=only):
+        return desired_state(path, snap.resources, replace=scope.replace,
+                             workspace=obj.workspace, only=only)
 
     # State and specs are read through the reader, which creates nothing: a spec that does not
     # validate (or a state that cannot be read) fails before any database exists.
     store = obj.reader()
     snap = snapshot(obj, path, store)
-    desired = desired_state(path, snap.resources, replace=scope.replace,
-                            workspace=obj.workspace)
+    desired = expand(snap)
     obj.use_project_key(desired.config)   # what apply writes is encrypted from the first run
     if desired.config.project.spec.state.url and not obj.resolved_state_url():
         # the Project names a state backend: reopen there so plan and apply agree
         obj.close()
         obj.state_url = desired.config.project.spec.state.url
         snap = snapshot(obj, path, obj.reader())
-        desired = desired_state(path, snap.resources, replace=scope.replace,
-                            workspace=obj.workspace)
+        desired = expand(snap)
     store = _open(obj, read_only, lock)
     # The lock is taken once the state has been read, so that a state that cannot be read (a
     # missing key) fails before anything, even a lock record, is written; the refresh below runs
@@ -140,8 +147,7 @@ def make_plan(obj: CliContext, path: Path, scope: PlanScope, pargs: ProviderArgs
     notes = lock.take_for_reading(store)
     if lock.info is not None and store.head(obj.workspace) != (snap.lineage, snap.serial):
         snap = snapshot(obj, path, store)
-        desired = desired_state(path, snap.resources, replace=scope.replace,
-                            workspace=obj.workspace)
+        desired = expand(snap)
     for addr in scope.replace:
         if addr not in snap.resources:
             raise EcpctlError(f"--replace {addr}: no such resource in state")
@@ -153,11 +159,18 @@ def make_plan(obj: CliContext, path: Path, scope: PlanScope, pargs: ProviderArgs
                         check_on_write=not scope.refresh and not scope.adopt)
     opts = PlanOptions(refresh=scope.refresh, destroy=scope.destroy, targets=scope.targets,
                        excludes=scope.excludes, replace=scope.replace,
-                       parallelism=pargs.parallelism, strict=pargs.strict, adopt=scope.adopt)
+                       parallelism=pargs.parallelism, strict=pargs.strict, adopt=scope.adopt,
+                       covers=desired.covers)
     prior = PriorState(lineage=snap.lineage, serial=snap.serial, resources=snap.resources)
     try:
-        plan = plan_desired(desired, prior, workspace=obj.workspace,
-                            providers=providers if scope.refresh else None, opts=opts)
+        try:
+            plan = plan_desired(desired, prior, workspace=obj.workspace,
+                                providers=providers if scope.refresh else None, opts=opts)
+        except BeyondExpansion:
+            desired = expand(snap, only=None)
+            plan = plan_desired(desired, prior, workspace=obj.workspace,
+                                providers=providers if scope.refresh else None,
+                                opts=dataclasses.replace(opts, covers=None))
     except BaseException:
         providers.close()
         raise

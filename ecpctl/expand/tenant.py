@@ -36,7 +36,9 @@ def expand_tenant(lt, sizing, ctx: ExpandContext) -> Expansion:
     return Expansion(tuple(b.resources), tuple(b.diagnostics))
 
 
-def expand_config(tenants: Iterable, sizings: dict, ctx: ExpandContext) -> Expansion:
+def expand_config(tenants: Iterable, sizings: dict, ctx: ExpandContext, *,
+                  project: bool = True) -> Expansion:
+    """Every tenant's resources, then the Project's own (unless `project` is False)."""
     out: list[Resource] = []
     warnings: list[Diagnostic] = []
     diags: list[Diagnostic] = []
@@ -50,5 +52,6 @@ def expand_config(tenants: Iterable, sizings: dict, ctx: ExpandContext) -> Expan
         warnings.extend(one.diagnostics)
     if diags:
         raise ConfigError(f"{len(diags)} errors in spec files", diagnostics=tuple(diags))
-    out.extend(expand_project(ctx))
+    if project:
+        out.extend(expand_project(ctx))
     return Expansion(tuple(out), tuple(warnings))

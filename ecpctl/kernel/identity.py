@@ -69,3 +69,27 @@ def matches(address: str, tenant: str, patterns: Iterable[str]) -> bool:
         if address.startswith(pat + "."):
             return True
     return False
+
+
+_GLOB = frozenset("*?[")
+
+
+def tenants_named(patterns: Iterable[str]) -> frozenset[str] | None:
+    """The tenants whose addresses `matches(..., patterns)` can select, when every pattern names
+    its tenant literally (a bare tenant id, or `tenant.<id>` followed by anything); None when one
+    could match any tenant's addresses (a glob in or before the tenant id, another prefix)."""
+    out: set[str] = set()
+    for pat in patterns:
+        head, dot, rest = pat.partition(".")
+        if not dot:
+            if pat == ADDRESS_PREFIX or _GLOB & set(pat):     # `tenant` prefixes every address
+                return None
+            out.add(pat)               # a bare tenant id: matches that tenant alone
+            continue
+        if head != ADDRESS_PREFIX:
+            return None
+        tenant = rest.partition(".")[0]
+        if not tenant or _GLOB & set(tenant):
+            return None
+        out.add(tenant)
+    return frozenset(out)
