@@ -6,6 +6,7 @@ import gc
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from collections.abc import Iterator, Mapping
@@ -16,7 +17,7 @@ from ecpctl.applier import ApplyEvents, ApplyOutcome, apply_plan
 from ecpctl.config import Config, load_config
 from ecpctl.expand import ExpandContext, SecretSource, expand_config
 from ecpctl.expand.fleet import PROJECT_TENANT
-from ecpctl.graph import build_graph
+from ecpctl.graph import build_graph, check_graph
 from ecpctl.plan import Plan
 from ecpctl.planner import PlanOptions, PriorState, make_plan
 from ecpctl.kernel import Diagnostic, Resource
@@ -31,12 +32,16 @@ class Desired:
     config: Config
     sizings: Mapping[str, TenantSizing]
     resources: tuple[Resource, ...]
-    graph: nx.DiGraph
     # the expansion's warnings (a custom alert on a metric nothing provides, a receiver's webhook
     # variable unset): reported by validate and every plan, refreshed or not
     diagnostics: tuple[Diagnostic, ...] = ()
     # the tenants expanded (`--target` naming its tenants expands only those); None: every one
     covers: frozenset[str] | None = None
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The dependency graph (built when asked: a plan needs only the check `check_graph` made)."""
+        return build_graph({r.address: r.depends_on for r in self.resources})
 
 
 @contextmanager
@@ -84,8 +89,8 @@ def _desired_state(path: str | Path, prior: Mapping[str, ResourceState] | None, 
     expanded = expand_config(tenants, sizings,
                              ExpandContext(config.project, secrets, workspace or "default"),
                              project=only is None or PROJECT_TENANT in only)
-    graph = build_graph({r.address: r.depends_on for r in expanded.resources})
-    return Desired(config, sizings, expanded.resources, graph, expanded.diagnostics, covers=only)
+    check_graph({r.address: r.depends_on for r in expanded.resources})
+    return Desired(config, sizings, expanded.resources, expanded.diagnostics, covers=only)
 
 
 def provider_settings(config: Config | None) -> dict[str, dict[str, Any]]:

@@ -5,22 +5,37 @@ from __future__ import annotations
 import pytest
 
 from ecpctl.kernel import GraphError
-from ecpctl.graph import build_graph, ordered, to_dot, to_mermaid
+from ecpctl.graph import build_graph, check_graph, ordered, to_dot, to_mermaid
 from ecpctl.walk import walk
 
 
-def test_cycle_is_reported_as_a_path():
+@pytest.mark.parametrize("check", [build_graph, check_graph])
+def test_cycle_is_reported_as_a_path(check):
     with pytest.raises(GraphError) as err:
-        build_graph({"a": ["c"], "b": ["a"], "c": ["b"], "d": []})
+        check({"a": ["c"], "b": ["a"], "c": ["b"], "d": []})
     msg = str(err.value)
     assert msg.startswith("dependency cycle: ")
     path = msg.removeprefix("dependency cycle: ").split(" -> ")
     assert path[0] == path[-1] and set(path) == {"a", "b", "c"} and len(path) == 4
 
 
-def test_unknown_dependency_is_named():
+@pytest.mark.parametrize("check", [build_graph, check_graph])
+def test_unknown_dependency_is_named(check):
     with pytest.raises(GraphError, match="x: depends on unknown resource y"):
-        build_graph({"x": ["y"]})
+        check({"x": ["y"]})
+
+
+@pytest.mark.parametrize("nodes", [
+    {"a": ["a"]},                                        # depends on itself
+    {"a": [], "b": ["a", "a"], "c": ["b", "d"], "d": ["c"]},   # a cycle behind a repeated edge
+])
+def test_the_plain_check_finds_every_cycle_the_graph_has(nodes):
+    with pytest.raises(GraphError, match="dependency cycle"):
+        check_graph(nodes)
+
+
+def test_the_plain_check_passes_a_graph_with_shared_and_repeated_dependencies():
+    check_graph({"ns": [], "cm": ["ns", "ns"], "a": ["ns", "cm"], "b": ["cm", "a"]})
 
 
 def test_order_and_formats():
