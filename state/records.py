@@ -73,7 +73,8 @@ class TenantRecord:
 
 @dataclass(frozen=True)
 class StateSnapshot:
-    """The whole state of one workspace at one serial, read in one transaction.
+    """The state of one workspace at one serial, read in one transaction: all of it, or the
+    resources of some tenants only (`covers`; the registry is always whole).
 
     A workspace never written has lineage "" and serial 0. A saved plan records both, so applying
     it after anyone else wrote the workspace is refused.
@@ -83,6 +84,7 @@ class StateSnapshot:
     serial: int
     resources: Mapping[str, ResourceState] = field(default_factory=_empty)   # address ->
     tenants: Mapping[str, TenantRecord] = field(default_factory=_empty)      # tenant_id ->
+    covers: frozenset[str] | None = None        # the tenants whose resources were read; None: all
 
 
 @dataclass(frozen=True)

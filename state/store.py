@@ -153,20 +153,22 @@ class StateStore:
 
     # --- reading ---------------------------------------------------------------------------
 
-    def snapshot(self, workspace: str, *, decrypt: bool = True) -> StateSnapshot:
-        """The whole state of `workspace`, sensitive values in clear.
+    def snapshot(self, workspace: str, *, decrypt: bool = True,
+                 tenants: frozenset[str] | None = None) -> StateSnapshot:
+        """The state of `workspace`, sensitive values in clear.
 
         `decrypt=False` leaves encrypted values as they are stored, for commands that never show
-        them (`state list`, `tenants`): those work without the key.
+        them (`state list`, `tenants`): those work without the key. `tenants`: the resources of
+        these tenants only (read through the tenant column's index; `plan --target`).
         """
         _check_name(workspace)
         with self._db.read(f"read state of workspace {workspace}") as conn:
             lineage, serial = self._head(conn, workspace)
-            res_rows, ten_rows = self._contents(conn, workspace)
+            res_rows, ten_rows = self._contents(conn, workspace, tenants)
             try:
                 texts = rows.verified_texts(res_rows)
                 resources = rows.resource_states(texts)
-                tenants = {r.tenant_id: rows.tenant_record(r) for r in ten_rows}
+                registry = {r.tenant_id: rows.tenant_record(r) for r in ten_rows}
             except rows.Corrupt as bad:
                 raise self._corrupt(conn, workspace, bad) from None
         if decrypt:
@@ -174,7 +176,7 @@ class StateStore:
                 if crypto.has_envelopes(data):
                     resources[address] = self._sealer.open(resources[address], workspace)
         return StateSnapshot(lineage=lineage, serial=serial, resources=MappingProxyType(resources),
-                             tenants=MappingProxyType(tenants))
+                             tenants=MappingProxyType(registry), covers=tenants)
 
     def head(self, workspace: str) -> tuple[str, int]:
         """(lineage, serial) of `workspace` in one small query: whether a snapshot is still current."""
@@ -547,9 +549,11 @@ class StateStore:
                              f"`ecpctl workspace new {workspace}`")
 
     @staticmethod
-    def _contents(conn: Connection, workspace: str):
-        res = conn.execute(select(R.c.address, R.c.data, R.c.checksum)
-                           .where(R.c.workspace == workspace)).all()
+    def _contents(conn: Connection, workspace: str, tenants: frozenset[str] | None = None):
+        query = select(R.c.address, R.c.data, R.c.checksum).where(R.c.workspace == workspace)
+        if tenants is not None:
+            query = query.where(R.c.tenant.in_(sorted(tenants)))
+        res = conn.execute(query).all()
         ten = conn.execute(select(T).where(T.c.workspace == workspace).order_by(T.c.tenant_id)).all()
         return res, ten
 

@@ -18,7 +18,7 @@ import click
 
 from ecpctl.cli.context import CliContext
 from ecpctl.cli.options import LockArgs, PlanScope, ProviderArgs
-from ecpctl.kernel import EcpctlError
+from ecpctl.kernel import EcpctlError, address_tenant
 
 # The engine and the state store are imported inside the functions that use them, so that a
 # command's `--help` stays quick.
@@ -81,13 +81,14 @@ def state_lock(obj: CliContext, args: LockArgs, operation: str) -> Iterator[Stat
         lock.release()
 
 
-def snapshot(obj: CliContext, path: Path, store=None):
-    """The state in clear; a state encrypted with the key of the Project's keyFile loads it first."""
+def snapshot(obj: CliContext, path: Path, store=None, *, tenants: frozenset[str] | None = None):
+    """The state in clear; a state encrypted with the key of the Project's keyFile loads it first.
+    `tenants`: only these tenants' resources (StateStore.snapshot)."""
     from state.crypto import KeyMissing
     from ecpctl.config.loader import load_config
     store = store if store is not None else obj.reader()
     try:
-        return store.snapshot(obj.workspace)
+        return store.snapshot(obj.workspace, tenants=tenants)
     except KeyMissing:
         if obj.key_from_environment():
             raise
@@ -97,7 +98,13 @@ def snapshot(obj: CliContext, path: Path, store=None):
             config = None   # the missing key is the news; spec errors show once it is set
         if config is None or not obj.use_project_key(config):
             raise
-    return store.snapshot(obj.workspace)
+    return store.snapshot(obj.workspace, tenants=tenants)
+
+
+def _reaches_beyond(snap) -> bool:
+    """A resource read depends on one of a tenant that was not read."""
+    return any(address_tenant(dep) not in snap.covers
+               for rs in snap.resources.values() for dep in rs.depends_on)
 
 
 @dataclass(frozen=True)
@@ -120,34 +127,43 @@ def make_plan(obj: CliContext, path: Path, scope: PlanScope, pargs: ProviderArgs
     from ecpctl.targets import resolve
     from providers.registry import ProviderSet
 
-    # A --target that names its tenants expands only those; the plan is made again with every
-    # tenant if its scope reaches further (BeyondExpansion).
+    # A --target that names its tenants expands only those, and reads only their resources from
+    # the state; the plan is made again with every tenant if its scope reaches further
+    # (BeyondExpansion). The whole state is read for a destroy (a resource of another tenant may
+    # depend on one destroyed) and for a -replace of another tenant's resource.
     only = tenants_named(scope.targets) if scope.targets else None
+    partial = only if only is not None and not scope.destroy and all(
+        address_tenant(a) in only for a in scope.replace) else None
 
-    def expand(snap, only=only):
-        return desired_state(path, snap.resources, replace=scope.replace,
-                             workspace=obj.workspace, only=only)
+    def load(store):
+        """(state, desired) that cover the same tenants."""
+        snap = snapshot(obj, path, store, tenants=partial)
+        if snap.covers is not None and _reaches_beyond(snap):
+            snap = snapshot(obj, path, store)
+        desired = desired_state(path, snap.resources, replace=scope.replace,
+                                workspace=obj.workspace, only=only)
+        if snap.covers is not None and desired.covers is None:     # the expansion reached further
+            snap = snapshot(obj, path, store)
+            desired = desired_state(path, snap.resources, replace=scope.replace,
+                                    workspace=obj.workspace)
+        return snap, desired
 
     # State and specs are read through the reader, which creates nothing: a spec that does not
     # validate (or a state that cannot be read) fails before any database exists.
-    store = obj.reader()
-    snap = snapshot(obj, path, store)
-    desired = expand(snap)
+    snap, desired = load(obj.reader())
     obj.use_project_key(desired.config)   # what apply writes is encrypted from the first run
     if desired.config.project.spec.state.url and not obj.resolved_state_url():
         # the Project names a state backend: reopen there so plan and apply agree
         obj.close()
         obj.state_url = desired.config.project.spec.state.url
-        snap = snapshot(obj, path, obj.reader())
-        desired = expand(snap)
+        snap, desired = load(obj.reader())
     store = _open(obj, read_only, lock)
     # The lock is taken once the state has been read, so that a state that cannot be read (a
     # missing key) fails before anything, even a lock record, is written; the refresh below runs
     # under it, and a state that moved on in between is read again under it.
     notes = lock.take_for_reading(store)
     if lock.info is not None and store.head(obj.workspace) != (snap.lineage, snap.serial):
-        snap = snapshot(obj, path, store)
-        desired = expand(snap)
+        snap, desired = load(store)
     for addr in scope.replace:
         if addr not in snap.resources:
             raise EcpctlError(f"--replace {addr}: no such resource in state")
@@ -167,7 +183,10 @@ def make_plan(obj: CliContext, path: Path, scope: PlanScope, pargs: ProviderArgs
             plan = plan_desired(desired, prior, workspace=obj.workspace,
                                 providers=providers if scope.refresh else None, opts=opts)
         except BeyondExpansion:
-            desired = expand(snap, only=None)
+            snap = snapshot(obj, path, store)
+            desired = desired_state(path, snap.resources, replace=scope.replace,
+                                    workspace=obj.workspace)
+            prior = PriorState(lineage=snap.lineage, serial=snap.serial, resources=snap.resources)
             plan = plan_desired(desired, prior, workspace=obj.workspace,
                                 providers=providers if scope.refresh else None,
                                 opts=dataclasses.replace(opts, covers=None))

@@ -9,11 +9,12 @@ from ecpctl.kernel.errors import (Conflict, ConfigError, EcpctlError, Forbidden,
                                   InUse, Invalid, LockError, NotFound, ProviderError,
                                   ProviderNotConfigured, ServerError, StateError, Throttled,
                                   Timeout, Unreachable)
-from ecpctl.kernel.identity import ADDRESS_PREFIX, Address, make_address, matches, tenants_named
+from ecpctl.kernel.identity import (ADDRESS_PREFIX, Address, address_tenant, make_address,
+                                    matches, tenants_named)
 from ecpctl.kernel.resource import Resource, ResourceState, get_path
 
 __all__ = ["Diagnostic", "Severity", "has_errors", "Conflict", "ConfigError", "EcpctlError",
            "Forbidden", "GraphError", "InUse", "Invalid", "LockError", "NotFound", "ProviderError",
            "ProviderNotConfigured", "ServerError", "StateError", "Throttled", "Timeout",
-           "Unreachable", "ADDRESS_PREFIX", "Address", "make_address", "matches",
+           "Unreachable", "ADDRESS_PREFIX", "Address", "address_tenant", "make_address", "matches",
            "tenants_named", "Resource", "ResourceState", "get_path"]

@@ -71,6 +71,13 @@ def matches(address: str, tenant: str, patterns: Iterable[str]) -> bool:
     return False
 
 
+def address_tenant(address: str) -> str | None:
+    """The tenant id of an address (`tenant.<id>....`); None for text that is no address."""
+    prefix, dot, rest = address.partition(".")
+    tenant = rest.partition(".")[0]
+    return tenant if dot and prefix == ADDRESS_PREFIX and tenant else None
+
+
 _GLOB = frozenset("*?[")
 
 

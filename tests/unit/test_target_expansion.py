@@ -91,3 +91,30 @@ def test_a_dependency_on_another_tenant_plans_with_every_tenant(ecpctl, spec_dir
     changes = _changes(r)
     assert changes[ACME_NS] == ["no-op"]
     assert all(act == ["no-op"] for act in changes.values()), changes
+
+
+def test_the_state_of_some_tenants_is_read_alone_with_the_whole_registry(ecpctl, spec_dir):
+    from state.store import StateStore
+
+    assert ecpctl("apply", str(spec_dir), "--auto-approve").exit_code == 0
+    store = StateStore.open(None, data_dir=ecpctl.data_dir)
+    try:
+        whole = store.snapshot("default")
+        part = store.snapshot("default", tenants=frozenset({"globex"}))
+    finally:
+        store.close()
+    assert whole.covers is None and part.covers == {"globex"}
+    assert set(part.resources) == {a for a in whole.resources if a.startswith("tenant.globex.")}
+    assert part.resources and set(part.tenants) == set(whole.tenants) == {"acme", "globex"}
+    assert (part.lineage, part.serial) == (whole.lineage, whole.serial)
+
+
+def test_a_replace_of_another_tenant_with_a_target_still_finds_it_in_state(ecpctl, spec_dir):
+    assert ecpctl("apply", str(spec_dir), "--auto-approve").exit_code == 0
+    r = ecpctl("plan", str(spec_dir), "--target", "globex", "--replace",
+               "tenant.acme.postgres.role.acme_app", "--json")
+    assert r.exit_code == 0, r.output
+    assert all(a.startswith("tenant.globex.") for a in _changes(r))
+    r = ecpctl("plan", str(spec_dir), "--target", "globex", "--replace",
+               "tenant.acme.postgres.role.nobody")
+    assert r.exit_code == 1 and "no such resource in state" in r.output
