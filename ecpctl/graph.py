@@ -84,6 +84,20 @@ def downstream(g: nx.DiGraph, addrs: Iterable[str]) -> set[str]:
     return out
 
 
+def reach(edges: Mapping[str, Iterable[str]], start: Iterable[str]) -> set[str]:
+    """`start` and every node reachable from it along `edges` (node -> its neighbours), on plain
+    dicts: the scope of a `--target` without building a graph of the whole state. Neighbours that
+    are not themselves keys of `edges` are left out, as `build_graph(ignore_missing=True)` would."""
+    seen = {a for a in start if a in edges}
+    todo = list(seen)
+    while todo:
+        for b in edges[todo.pop()]:
+            if b not in seen and b in edges:
+                seen.add(b)
+                todo.append(b)
+    return seen
+
+
 def to_dot(g: nx.DiGraph) -> str:
     lines = ["digraph ecpctl {", "  rankdir=LR;", '  node [shape=box, fontname="monospace"];']
     for n in ordered(g):

@@ -27,8 +27,12 @@ class Action(str, enum.Enum):
     @property
     def json_actions(self) -> list[str]:
         """Terraform-style action list for the JSON view."""
-        return {"create": ["create"], "update": ["update"], "replace": ["delete", "create"],
-                "delete": ["delete"], "no-op": ["no-op"]}[self.value]
+        return list(_JSON_ACTIONS[self])
+
+
+_JSON_ACTIONS = {Action.CREATE: ("create",), Action.UPDATE: ("update",),
+                 Action.REPLACE: ("delete", "create"), Action.DELETE: ("delete",),
+                 Action.NOOP: ("no-op",)}
 
 
 class ActionReason(str, enum.Enum):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from ecpctl.kernel import Diagnostic, ProviderError
-from ecpctl.graph import build_graph, downstream, upstream
+from ecpctl.graph import reach
 from ecpctl.kernel.paths import changed_paths
 from ecpctl.plan import Action, ActionReason, Plan, ResourceChange
 from ecpctl.kernel import Resource, matches
@@ -59,17 +59,21 @@ def select_scope(desired: Mapping[str, Resource], prior: Mapping[str, ResourceSt
     deps = {a: set(r.depends_on) for a, r in desired.items()}
     for a, s in prior.items():
         deps.setdefault(a, set()).update(s.depends_on)
-    g = build_graph({a: d for a, d in deps.items()}, ignore_missing=True)
+    dependents: dict[str, set[str]] = {a: set() for a in deps}
+    for a, ds in deps.items():
+        for d in ds:
+            if d in dependents:
+                dependents[d].add(a)
     tenant_of = {a: r.tenant for a, r in desired.items()}
     tenant_of.update({a: s.tenant for a, s in prior.items() if a not in tenant_of})
-    scope = set(g.nodes)
+    scope = set(deps)
     if opts.targets:
         hit = {a for a in scope if matches(a, tenant_of[a], opts.targets)}
         # creating a target needs its dependencies; destroying one needs its dependents gone first
-        scope = downstream(g, hit) if opts.destroy else upstream(g, hit)
+        scope = reach(dependents if opts.destroy else deps, hit)
     if opts.excludes:
         hit = {a for a in scope if matches(a, tenant_of[a], opts.excludes)}
-        scope -= downstream(g, hit) if not opts.destroy else upstream(g, hit)
+        scope -= reach(deps if opts.destroy else dependents, hit)
     return scope
 
 

@@ -6,6 +6,7 @@ Terraform's dev_overrides do; the engine's tests use it to run the CLI against a
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import threading
@@ -42,8 +43,12 @@ def _overrides() -> dict[str, str]:
 def provider_class(name: str) -> type[Provider] | None:
     """The class for `name`, or None when this build has no implementation of it."""
     target = _overrides().get(name) or BUILTIN.get(name)
-    if target is None:
-        return None
+    return None if target is None else _load(target)
+
+
+@functools.cache
+def _load(target: str) -> type[Provider] | None:
+    """The class `module:Class` names (once per target: the planner asks per resource)."""
     module_name, _, cls_name = target.partition(":")
     try:
         module = importlib.import_module(module_name)

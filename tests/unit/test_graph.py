@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ecpctl.kernel import GraphError
-from ecpctl.graph import build_graph, check_graph, ordered, to_dot, to_mermaid
+from ecpctl.graph import build_graph, check_graph, downstream, ordered, reach, to_dot, to_mermaid, upstream
 from ecpctl.walk import walk
 
 
@@ -87,3 +87,12 @@ def test_graph_command(ecpctl, spec_dir):
     assert r.output.startswith("flowchart LR")
     r = ecpctl("graph", str(spec_dir), "--tenant", "nope")
     assert r.exit_code == 1 and "no tenant 'nope'" in r.output
+
+
+def test_reach_on_plain_dicts_is_what_the_graph_gives_up_and_down_stream():
+    deps = {"ns": [], "cm": ["ns"], "deploy": ["ns", "cm", "gone"], "svc": ["deploy"], "x": []}
+    g = build_graph(deps, ignore_missing=True)
+    dependents = {a: [b for b, ds in deps.items() if a in ds] for a in deps}
+    assert reach(deps, ["deploy"]) == upstream(g, ["deploy"]) == {"deploy", "cm", "ns"}
+    assert reach(dependents, ["cm"]) == downstream(g, ["cm"]) == {"cm", "deploy", "svc"}
+    assert reach(deps, ["gone", "x"]) == {"x"}          # what is not a node is not reached
