@@ -8,12 +8,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Iterator, Mapping
 
-import networkx as nx
-
-from ecpctl.applier import ApplyEvents, ApplyOutcome, apply_plan
 from ecpctl.config import Config, load_config
 from ecpctl.expand import ExpandContext, SecretSource, expand_config
 from ecpctl.expand.fleet import PROJECT_TENANT
@@ -25,6 +22,13 @@ from ecpctl.sizing import TenantSizing, size_all
 from ecpctl.workspaces import for_workspace
 from ecpctl.kernel import ResourceState
 from providers.registry import PROVIDER_NAMES, ProviderSet
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from ecpctl.applier import ApplyEvents, ApplyOutcome
+
+# The applier (and networkx with it) is imported by `run_apply`: a plan needs neither.
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,7 @@ def plan_desired(desired: Desired, prior: PriorState, *, workspace: str,
 def run_apply(plan: Plan, providers: ProviderSet, store, *, lock=None, parallelism: int = 10,
               events: ApplyEvents | None = None, stop: threading.Event | None = None,
               timeout: float | None = None) -> ApplyOutcome:
+    from ecpctl.applier import apply_plan
     return apply_plan(plan, providers, store, lock=lock, parallelism=parallelism, events=events,
                       stop=stop, timeout=timeout)
 

@@ -1,16 +1,23 @@
-"""The resource graph (networkx): dependency edges point from a resource to what depends on it."""
+"""The resource graph (networkx): dependency edges point from a resource to what depends on it.
+
+A plan needs no graph object (`check_graph` and `reach` work on plain dicts), so networkx (0.15 s
+to import) is imported by the functions that build or walk one: an apply, `ecpctl graph`.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from collections.abc import Iterable, Mapping
 
-import networkx as nx
-
 from ecpctl.kernel import GraphError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def build_graph(nodes: Mapping[str, Iterable[str]], *, ignore_missing: bool = False) -> nx.DiGraph:
     """`nodes` maps address -> addresses it depends on. Edge (dep, addr): dep must come first."""
+    import networkx as nx
     g = nx.DiGraph()
     g.add_nodes_from(nodes)
     for addr, deps in nodes.items():
@@ -51,6 +58,7 @@ def check_graph(nodes: Mapping[str, Iterable[str]]) -> None:
 
 
 def check_acyclic(g: nx.DiGraph) -> None:
+    import networkx as nx
     if nx.is_directed_acyclic_graph(g):   # a linear-time check; find the cycle only when there is one
         return
     try:
@@ -63,10 +71,12 @@ def check_acyclic(g: nx.DiGraph) -> None:
 
 def ordered(g: nx.DiGraph) -> list[str]:
     """A deterministic topological order (lexicographic among ready nodes)."""
+    import networkx as nx
     return list(nx.lexicographical_topological_sort(g))
 
 
 def upstream(g: nx.DiGraph, addrs: Iterable[str]) -> set[str]:
+    import networkx as nx
     out: set[str] = set()
     for a in addrs:
         if a in g:
@@ -76,6 +86,7 @@ def upstream(g: nx.DiGraph, addrs: Iterable[str]) -> set[str]:
 
 
 def downstream(g: nx.DiGraph, addrs: Iterable[str]) -> set[str]:
+    import networkx as nx
     out: set[str] = set()
     for a in addrs:
         if a in g:
