@@ -220,3 +220,21 @@ def test_tenant_removed_from_config_is_destroyed_and_leaves_the_registry(ecpctl,
     assert [t["tenant_id"] for t in tenants] == ["acme"]
     assert tenants[0]["preset"] == "small" and tenants[0]["service_requirements"] == {
         "callbot": 10, "chatbot": 20}
+
+
+def test_a_command_leaves_nothing_frozen_out_of_the_collector(ecpctl, spec_dir, monkeypatch):
+    """The engine freezes the plan's objects out of the cyclic GC while the command runs; commands
+    run one after another in one process must not keep each other's objects frozen."""
+    import gc
+    froze: list[int] = []
+    freeze = gc.freeze
+
+    def counted() -> None:
+        freeze()
+        froze.append(gc.get_freeze_count())
+
+    monkeypatch.setattr(gc, "freeze", counted)
+    r = ecpctl("plan", str(spec_dir))
+    assert r.exit_code == 0, r.output
+    assert froze and max(froze) > 0
+    assert gc.get_freeze_count() == 0
