@@ -252,3 +252,18 @@ def test_resolve_sets_and_strings_with_brackets():
     assert resolve(data, ".metadata.finalizers[=\"a]b\"]") == (True, "a]b")
     assert resolve(data, ".metadata.finalizers[=\"zz\"]") == (False, None)
     assert resolve(data, ".items[k=\"x]y\"].v") == (True, 1)
+
+
+def test_a_projection_shares_nothing_with_the_live_object():
+    """The projection is recorded as `observed` while the live object stays in `private`: editing
+    one must never change the other."""
+    from providers.kubernetes.owned import copied, project
+    live = {"spec": {"template": {"spec": {"containers": [
+        {"name": "web", "image": "x:1", "env": [{"name": "A", "value": "1"}]}]}}}}
+    fields = {"f:spec": {"f:template": {"f:spec": {"f:containers": {}}}}}
+    view = project(live, fields)
+    assert view == live
+    view["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "B"})
+    assert live["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "A", "value": "1"}]
+    odd = {"when": (1, 2), "n": 1.5, "ok": True, "none": None}
+    assert copied(odd) == odd and copied(odd) is not odd
