@@ -145,10 +145,10 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
         desired_in_scope = desired
     scope = select_scope(desired, prior, opts)
     if opts.covers is not None:
-        outside = sorted(a for a in scope if (desired[a].tenant if a in desired
-                                              else prior[a].tenant) not in opts.covers)
-        if outside:
-            raise BeyondExpansion(outside[0])
+        outside = next((a for a in scope if (desired[a].tenant if a in desired
+                                             else prior[a].tenant) not in opts.covers), None)
+        if outside is not None:
+            raise BeyondExpansion(outside)
 
     diags: list[Diagnostic] = list(_unmatched_targets(desired, prior, opts.targets))
     live: dict[str, LiveObject] = {}

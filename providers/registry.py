@@ -29,7 +29,12 @@ BUILTIN: dict[str, str] = {
 
 
 def _overrides() -> dict[str, str]:
-    raw = os.environ.get("ECPCTL_PROVIDER_OVERRIDES", "")
+    return _parse_overrides(os.environ.get("ECPCTL_PROVIDER_OVERRIDES", ""))
+
+
+@functools.cache
+def _parse_overrides(raw: str) -> dict[str, str]:
+    """ECPCTL_PROVIDER_OVERRIDES parsed once per value: the planner asks for classes per resource."""
     out: dict[str, str] = {}
     for item in filter(None, (p.strip() for p in raw.split(","))):
         name, _, target = item.partition("=")

@@ -135,17 +135,15 @@ def make_plan(obj: CliContext, path: Path, scope: PlanScope, pargs: ProviderArgs
     partial = only if only is not None and not scope.destroy and all(
         address_tenant(a) in only for a in scope.replace) else None
 
-    def load(store):
-        """(state, desired) that cover the same tenants."""
+    def load(store, only=only, partial=partial):
+        """(state, desired) that cover the same tenants (all of them when `only` is None)."""
         snap = snapshot(obj, path, store, tenants=partial)
         if snap.covers is not None and _reaches_beyond(snap):
             snap = snapshot(obj, path, store)
         desired = desired_state(path, snap.resources, replace=scope.replace,
                                 workspace=obj.workspace, only=only)
         if snap.covers is not None and desired.covers is None:     # the expansion reached further
-            snap = snapshot(obj, path, store)
-            desired = desired_state(path, snap.resources, replace=scope.replace,
-                                    workspace=obj.workspace)
+            return load(store, only=None, partial=None)
         return snap, desired
 
     # State and specs are read through the reader, which creates nothing: a spec that does not
@@ -183,9 +181,7 @@ def make_plan(obj: CliContext, path: Path, scope: PlanScope, pargs: ProviderArgs
             plan = plan_desired(desired, prior, workspace=obj.workspace,
                                 providers=providers if scope.refresh else None, opts=opts)
         except BeyondExpansion:
-            snap = snapshot(obj, path, store)
-            desired = desired_state(path, snap.resources, replace=scope.replace,
-                                    workspace=obj.workspace)
+            snap, desired = load(store, only=None, partial=None)
             prior = PriorState(lineage=snap.lineage, serial=snap.serial, resources=snap.resources)
             plan = plan_desired(desired, prior, workspace=obj.workspace,
                                 providers=providers if scope.refresh else None,
@@ -393,9 +389,9 @@ def execute(obj: CliContext, plan, providers, lock: StateLock, *, parallelism: i
             outcome = run_apply(plan, providers, store, lock=lock.info, parallelism=parallelism,
                                 events=events, stop=stop, timeout=timeout)
         held, listed = store.tenants_held(ws)
-        failed_tenants = {a.split(".")[1] for a, _ in outcome.failed}
+        failed_tenants = {address_tenant(a) for a, _ in outcome.failed}
         if outcome.timed_out:       # what the deadline left undone failed as much
-            failed_tenants |= {a.split(".")[1] for a in outcome.not_started}
+            failed_tenants |= {address_tenant(a) for a in outcome.not_started}
         for tid in sorted(tenants_touched(plan)):
             if tid in declared:                 # still wanted: its status says how it went
                 record(tid, "failed" if tid in failed_tenants else "running")
