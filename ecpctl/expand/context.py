@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from ecpctl.kernel import Address, Diagnostic, Resource, get_path, make_address
 from ecpctl.kernel.ownership import MANAGED_BY, TENANT_LABEL  # noqa: F401 - for ecpctl.expand.*
 from ecpctl.kernel.scrub import remember
+from ecpctl.expand.sharing import Shared
 
 
 def generate_password() -> str:
@@ -47,6 +48,8 @@ class ExpandContext:
     # the workspace planned: what keeps its Grafana uids and Prometheus rules file apart from
     # another workspace's on the same server
     workspace: str = "default"
+    # the parts of attributes that tenants have in common, one copy of each (ecpctl/expand/sharing.py)
+    shared: Shared = field(default_factory=Shared, repr=False, compare=False)
 
     @property
     def namespace_prefix(self) -> str:

@@ -33,6 +33,7 @@ def expand_tenant(lt, sizing, ctx: ExpandContext) -> Expansion:
     if backup is not None:
         expand_backup(b, ctx, lt, backup, k8s)
     expand_monitoring(b, ctx, lt, sizing, k8s)
+    ctx.shared.share(b.resources, b.tenant)
     return Expansion(tuple(b.resources), tuple(b.diagnostics))
 
 
