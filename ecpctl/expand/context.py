@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 from ecpctl.kernel import Address, Diagnostic, Resource, get_path, make_address
 from ecpctl.kernel.ownership import MANAGED_BY, TENANT_LABEL  # noqa: F401 - for ecpctl.expand.*
@@ -57,6 +59,10 @@ class ExpandContext:
         return k.namespacePrefix if k is not None else "ecp-ai-"
 
 
+# the meta of a resource that has none: one read-only mapping for all of them, not one dict each
+NO_META: Mapping[str, Any] = MappingProxyType({})
+
+
 class Builder:
     """Collects one tenant's resources and the warnings found on the way, and hands out addresses."""
 
@@ -66,6 +72,9 @@ class Builder:
         # plan-time warnings (a custom alert nothing feeds, a webhook variable unset): reported by
         # validate and every plan, not attached to a resource
         self.diagnostics: list[Diagnostic] = []
+        # one tuple per distinct set of dependencies (most of a tenant's objects need just its
+        # namespace)
+        self._depends_on: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def address(self, provider: str, rtype: str, name: str) -> str:
         return make_address(self.tenant, provider, rtype, name)
@@ -73,8 +82,10 @@ class Builder:
     def add(self, provider: str, rtype: str, name: str, attributes: Mapping[str, Any], *,
             sensitive: tuple[str, ...] = (), depends_on: tuple[str, ...] = (),
             meta: Mapping[str, Any] | None = None) -> str:
-        ident = Address(self.tenant, provider, rtype, name)
+        # a type is one string for every resource of it (ktype() composes a new one each time)
+        ident = Address(self.tenant, provider, sys.intern(rtype), name)
+        deps = tuple(sorted(set(depends_on)))
         self.resources.append(Resource(
             addr=ident, attributes=attributes, sensitive=sensitive,
-            depends_on=tuple(sorted(set(depends_on))), meta=meta or {}))
+            depends_on=self._depends_on.setdefault(deps, deps), meta=meta or NO_META))
         return ident.text

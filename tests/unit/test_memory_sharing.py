@@ -109,3 +109,11 @@ def test_parts_holding_the_tenant_id_are_not_shared():
     assert a.attributes["data"] is not b.attributes["data"]
     assert a.attributes["data"]["size"] is b.attributes["data"]["size"]
     assert a.attributes == b.attributes
+
+
+def test_resources_without_meta_share_one_that_cannot_change(tmp_path):
+    resources = desired_state(_specs(tmp_path)).resources
+    assert all(dict(r.meta) == {} for r in resources)
+    with pytest.raises(TypeError):
+        resources[0].meta["note"] = "x"     # type: ignore[index]
+    assert "note" not in resources[1].meta
