@@ -22,7 +22,8 @@ from ecpctl.kernel import Unreachable
 from ecpctl.kernel.durations import format_duration
 from ecpctl.kernel.retry import DEFAULT as RETRY
 from ecpctl.kernel.scrub import scrub
-from ecpctl.walk import walk
+from ecpctl.walk import Parked, walk
+from ecpctl.kernel.pending import Pending
 from ecpctl.kernel import ResourceState
 from providers.protocol import ApplyRequest, DeleteRequest
 from providers.registry import ProviderSet
@@ -134,50 +135,73 @@ def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=N
         outages.recovered(provider)
         return result
 
-    def delete(prior: ResourceState) -> None:
+    def delete(prior: ResourceState, *, defer: bool = False) -> Pending | None:
         provider = providers.get(prior.provider)
         resp = retrying(prior.address, prior.provider,
                         lambda: provider.delete(DeleteRequest(prior=prior, progress=progress,
-                                                                 deadline=deadline)))
+                                                                 deadline=deadline,
+                                                                 defer_wait=defer)))
         _raise_errors(prior.address, "delete", resp.diagnostics)
+        return resp.pending
 
-    def create(c: ResourceChange, prior: ResourceState | None, replace: bool) -> ResourceState:
+    def create(c: ResourceChange, prior: ResourceState | None,
+               replace: bool) -> tuple[ResourceState, Pending | None]:
         provider = providers.get(c.provider)
         resp = retrying(c.address, c.provider,
                         lambda: provider.apply(ApplyRequest(desired=c.desired, prior=prior, live=None,
                                                             replace=replace, progress=progress,
-                                                            deadline=deadline)))
+                                                            deadline=deadline, defer_wait=True)))
         _raise_errors(c.address, "apply", resp.diagnostics)
         if resp.state is None:
             raise ProviderError("the provider returned no state", address=c.address,
                                 operation="apply")
-        return resp.state
+        return resp.state, resp.pending
 
-    def work(address: str) -> None:
+    def count(bump: str) -> None:
+        with counts_lock:
+            counts[bump] += 1
+
+    def then(address: str, op: str, pending: Pending | None,
+             record: Callable[[], None]) -> Parked | None:
+        """Record now, or once the provider's wait settles (the walk parks the node meanwhile):
+        a resource is recorded, and reported finished, only once it is ready or gone."""
+        if pending is None:
+            record()
+            return None
+
+        def resume(err: BaseException | None) -> None:
+            if err is not None:
+                if isinstance(err, ProviderError):
+                    raise err.located(address, op)
+                raise err
+            record()
+        return Parked(pending, resume)
+
+    def work(address: str) -> Parked | None:
         c = by_addr[address]
         op = "delete" if c.action is Action.DELETE else "apply"
         try:
             if c.action is Action.DELETE:
-                delete(c.prior)
-                writer.remove_resource(ws, address, lock=lock)
-                bump = "destroyed"
-            elif c.action is Action.REPLACE:
-                if c.prior is not None:
-                    op = "delete"
-                    delete(c.prior)
+                def removed() -> None:
                     writer.remove_resource(ws, address, lock=lock)
+                    count("destroyed")
+                return then(address, op, delete(c.prior, defer=True), removed)
+            if c.action is Action.REPLACE and c.prior is not None:
+                op = "delete"
+                delete(c.prior)         # gone before it is made again: the wait is not deferred
+                writer.remove_resource(ws, address, lock=lock)
                 op = "apply"
-                writer.put_resource(ws, create(c, None, True), lock=lock)
-                with counts_lock:
-                    counts["destroyed"] += 1
-                bump = "added"
-            else:
-                writer.put_resource(ws, create(c, c.prior, False), lock=lock)
-                bump = "added" if c.action is Action.CREATE else "changed"
+            state, pending = create(c, None if c.action is Action.REPLACE else c.prior,
+                                    c.action is Action.REPLACE)
+
+            def recorded() -> None:
+                writer.put_resource(ws, state, lock=lock)
+                if c.action is Action.REPLACE:
+                    count("destroyed")
+                count("added" if c.action in (Action.CREATE, Action.REPLACE) else "changed")
+            return then(address, op, pending, recorded)
         except ProviderError as exc:
             raise exc.located(address, op)  # noqa: B904 - located() chains the cause
-        with counts_lock:
-            counts[bump] += 1
 
     outcome = walk(
         graph, work, parallelism=parallelism, stop=stop, deadline=deadline,

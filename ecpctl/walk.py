@@ -1,5 +1,11 @@
 """The graph walk: bounded parallelism, a node starts as soon as its own dependencies are done.
 
+A node's work may end in two steps (kapp's apply and wait phases): it returns `Parked` once its
+write is done and its outcome waits on something outside the walk's workers (a readiness watch).
+A parked node holds no parallelism slot, so a rollout being waited on does not keep independent
+writes queued; once its `Pending` settles, `resume` runs on a worker (recording the result) and the
+node is done, or failed, only then: its dependents still start after it is ready.
+
 Failure rules live here: everything downstream of a failure is skipped (and its error is not
 repeated); other branches finish. An interrupt stops new work and lets in-flight work finish; so
 does a deadline that passes (the work itself is told the deadline, and ends its waits there).
@@ -7,6 +13,7 @@ does a deadline that passes (the work itself is told the deadline, and ends its 
 
 from __future__ import annotations
 
+import functools
 import heapq
 import queue
 import threading
@@ -16,8 +23,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ecpctl.kernel.pending import Pending
+
 if TYPE_CHECKING:
     import networkx as nx
+
+
+@dataclass(frozen=True)
+class Parked:
+    """What a node's work returns when its write is done and its outcome is still to come."""
+
+    pending: Pending
+    resume: Callable[[BaseException | None], None]   # runs once it settled; raising fails the node
 
 
 @dataclass(frozen=True)
@@ -30,7 +47,7 @@ class WalkResult:
     timed_out: bool = False            # the deadline passed with nodes not started
 
 
-def walk(graph: nx.DiGraph, work: Callable[[str], None], *, parallelism: int = 10,
+def walk(graph: nx.DiGraph, work: Callable[[str], Parked | None], *, parallelism: int = 10,
          on_start: Callable[[str], None] | None = None,
          on_end: Callable[[str, BaseException | None, float], None] | None = None,
          stop: threading.Event | None = None, deadline: float | None = None) -> WalkResult:
@@ -42,8 +59,10 @@ def walk(graph: nx.DiGraph, work: Callable[[str], None], *, parallelism: int = 1
     O((nodes + edges) log nodes), where the sorted list it replaced cost O(nodes²) on a fleet's
     thousands of simultaneously ready nodes (docs/performance.md).
 
-    Past `deadline` (a time.monotonic() value) nothing new starts and the walk ends once the
-    running nodes do; what was left is `not_started`, with `timed_out` set.
+    At most `parallelism` works and resumes run at once; parked nodes are not counted. Past
+    `deadline` (a time.monotonic() value) nothing new starts and the walk ends once the running
+    and parked nodes do; what was left is `not_started`, with `timed_out` set. A stop (or an
+    interrupt) starts nothing new either, and also lets what is running or parked end.
     """
     stop = stop or threading.Event()
     waiting: dict[str, int] = dict(graph.in_degree())
@@ -53,6 +72,8 @@ def walk(graph: nx.DiGraph, work: Callable[[str], None], *, parallelism: int = 1
     failed: dict[str, BaseException] = {}
     skipped: dict[str, str] = {}
     running: dict[str, float] = {}    # node -> when it started
+    parked: dict[str, tuple[float, Parked]] = {}
+    resumes: deque[tuple[str, BaseException | None]] = deque()
     interrupted = False
 
     def late() -> bool:
@@ -71,18 +92,25 @@ def walk(graph: nx.DiGraph, work: Callable[[str], None], *, parallelism: int = 1
 
     # The walk's thread hands nodes to `parallelism` workers on one queue and reads what they
     # finished on another. (A thread pool's futures, waited on as a set, cost a waiter per future
-    # per wake-up and a future per node: two thirds of a no-op walk's time.)
-    tasks: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-    completions: queue.SimpleQueue[tuple[str, BaseException | None, float]] = queue.SimpleQueue()
+    # per wake-up and a future per node: two thirds of a no-op walk's time.) A parked node's
+    # settling comes back on the same queue, from whichever thread settled it.
+    tasks: queue.SimpleQueue[tuple[str, Callable[[], Parked | None]] | None] = queue.SimpleQueue()
+    completions: queue.SimpleQueue[tuple[str, BaseException | None, float, Parked | None, bool]] = \
+        queue.SimpleQueue()
 
     def worker() -> None:
-        while (node := tasks.get()) is not None:
+        while (task := tasks.get()) is not None:
+            node, fn = task
             err: BaseException | None = None
+            result: Parked | None = None
             try:
-                work(node)
+                result = fn()
             except BaseException as exc:  # noqa: BLE001 - handed to the walk's thread, which decides
                 err = exc
-            completions.put((node, err, time.monotonic()))
+            completions.put((node, err, time.monotonic(), result, False))
+
+    def settled(node: str) -> Callable[[BaseException | None], None]:
+        return lambda err: completions.put((node, err, time.monotonic(), None, True))
 
     def finish(node: str, err: BaseException | None, ended: float) -> None:
         started = running.pop(node)
@@ -98,22 +126,41 @@ def walk(graph: nx.DiGraph, work: Callable[[str], None], *, parallelism: int = 1
             if waiting[succ] == 0 and succ not in skipped:
                 heapq.heappush(ready, succ)
 
+    def take(node: str, err: BaseException | None, ended: float, result: Parked | None,
+             is_settled: bool) -> None:
+        if is_settled:
+            resumes.append((node, err))
+        elif result is not None and err is None:
+            parked[node] = (running.pop(node), result)
+            result.pending.then(settled(node))
+        else:
+            finish(node, err, ended)
+
+    def dispatch() -> None:
+        # resumes first, even once stopped or late: their writes are done and must be recorded
+        while resumes and len(running) < parallelism:
+            node, err = resumes.popleft()
+            started, p = parked.pop(node)
+            running[node] = started
+            tasks.put((node, functools.partial(p.resume, err)))
+        while ready and len(running) < parallelism and not stop.is_set() and not late():
+            node = heapq.heappop(ready)
+            if node in skipped:
+                continue
+            if on_start:
+                on_start(node)
+            running[node] = time.monotonic()
+            tasks.put((node, functools.partial(work, node)))
+
     # never more threads than nodes: a three-node walk with --parallelism 256 starts three
     workers = [threading.Thread(target=worker, name=f"walk_{i}", daemon=True)
                for i in range(max(1, min(parallelism, len(waiting))))]
     for t in workers:
         t.start()
     try:
-        while ready or running:
-            while ready and len(running) < parallelism and not stop.is_set() and not late():
-                node = heapq.heappop(ready)
-                if node in skipped:
-                    continue
-                if on_start:
-                    on_start(node)
-                running[node] = time.monotonic()
-                tasks.put(node)
-            if not running:
+        while ready or running or parked or resumes:
+            dispatch()
+            if not running and not parked and not resumes:
                 break
             try:
                 # the timeout lets a stop set by another thread be seen while work is slow
@@ -126,8 +173,8 @@ def walk(graph: nx.DiGraph, work: Callable[[str], None], *, parallelism: int = 1
                 continue
             while not completions.empty():
                 batch.append(completions.get_nowait())
-            for node, err, ended in batch:
-                finish(node, err, ended)
+            for item in batch:
+                take(*item)
             if stop.is_set():
                 interrupted = True
                 ready.clear()

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ecpctl.kernel import Address, Diagnostic, Resource, ResourceState
 from ecpctl.kernel.ownership import Owner
+from ecpctl.kernel.pending import Pending
 from ecpctl.kernel.resource import Identified
 
 
@@ -119,12 +120,18 @@ class ApplyRequest:
     replace: bool = False
     progress: ProgressFn | None = None
     deadline: float | None = None       # time.monotonic() when the whole apply must end (--timeout)
+    # The caller takes a readiness wait as `ApplyResponse.pending` instead of the call blocking
+    # on it (the apply walk: a rollout being waited on holds no parallelism slot).
+    defer_wait: bool = False
 
 
 @dataclass(frozen=True)
 class ApplyResponse:
     state: ResourceState | None
     diagnostics: tuple[Diagnostic, ...] = ()
+    # With `defer_wait`: the readiness still to come, settled by the provider (an error when the
+    # object did not become ready). `state` is what to record once it settles without one.
+    pending: Pending | None = None
 
 
 @dataclass(frozen=True)
@@ -132,11 +139,13 @@ class DeleteRequest:
     prior: ResourceState
     progress: ProgressFn | None = None
     deadline: float | None = None       # time.monotonic() when the whole apply must end (--timeout)
+    defer_wait: bool = False            # as ApplyRequest.defer_wait, for the wait until it is gone
 
 
 @dataclass(frozen=True)
 class DeleteResponse:
     diagnostics: tuple[Diagnostic, ...] = ()
+    pending: Pending | None = None      # with `defer_wait`: the object being gone, still to come
 
 
 @dataclass(frozen=True)

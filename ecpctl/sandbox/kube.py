@@ -148,6 +148,8 @@ class ControlPlane:
     apiserver_args:   extra kube-apiserver flags, e.g. ``["--max-requests-inflight=5"]``
     install_crds:     apply ecpctl/sandbox/crds/prometheus-operator.yaml and wait for Established
     gpu_product:      `nvidia.com/gpu.product` label of nodes with GPUs (GPU feature discovery's)
+    pod_ready_delay:  seconds kwok lets a scheduled pod wait before it is ready (a readiness probe's
+                      pace; 0, the default, makes it ready at once), for the readiness-wait benches
     workdir:          directory for data, certs and logs (default: a new temp dir, removed by stop())
     """
 
@@ -160,6 +162,7 @@ class ControlPlane:
     start_timeout: float = 120.0
     build_if_missing: bool = True
     gpu_product: str = GPU_PRODUCT
+    pod_ready_delay: float = 0.0
 
     def __post_init__(self) -> None:
         self._procs: dict[str, _Proc] = {}
@@ -537,6 +540,18 @@ class ControlPlane:
             ],
         )
 
+    def _kwok_stages(self, workdir: Path) -> Path:
+        """The stages file kwok plays: the sandbox's, with `pod_ready_delay` on pod-ready."""
+        if self.pod_ready_delay <= 0:
+            return KWOK_STAGES_FILE
+        docs = KWOK_STAGES_FILE.read_text().split("\n---\n")
+        delay = f"  delay:\n    durationMilliseconds: {round(self.pod_ready_delay * 1000)}\n  next:\n"
+        docs = [d.replace("  next:\n", delay, 1) if "\n  name: pod-ready\n" in d else d
+                for d in docs]
+        out = workdir / "stages.yaml"
+        out.write_text("\n---\n".join(docs))
+        return out
+
     def _start_kwok(self) -> None:
         workdir = self.dir / "kwok"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -547,7 +562,7 @@ class ControlPlane:
             "kwok",
             [
                 str(self.binaries["kwok"]),
-                f"--config={KWOK_STAGES_FILE}",
+                f"--config={self._kwok_stages(workdir)}",
                 f"--kubeconfig={self.kubeconfig}",
                 "--manage-all-nodes=false",
                 f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}={KWOK_NODE_VALUE}",

@@ -29,6 +29,7 @@ from providers.kubernetes.identity import cluster_target
 from providers.kubernetes.client import (KubeClient, KubeError, NotConfigured, resolve_connection,
                                          to_provider_error)
 from providers.kubernetes.discovery import Discovery
+from providers.kubernetes.watch import Watch
 from providers.kubernetes.kinds import KindInfo, split_type
 from providers.kubernetes.read import (Target, hpa_targets, index, list_objects, read_kinds,
                                        tenant_of)
@@ -103,6 +104,7 @@ class KubernetesProvider(Provider):
         self._hpa_leaving: set[tuple[str | None, str]] = set()   # targets of HPAs leaving the spec
         self._crd_groups: set[str] = set()                        # groups of CRDs applied here
         self._namespaces: set[str] | None = None     # namespaces that exist, as of the last read
+        self._watch: Watch | None = None             # the deferred waits (apply's defer_wait)
 
     # --- configuration ---------------------------------------------------------------------------
 
@@ -147,6 +149,7 @@ class KubernetesProvider(Provider):
                 text = f"the API server at {where} refused discovery: {exc}"
             return ConfigureResponse(diagnostics=(Diagnostic.error(text),))
         self._client, self._discovery = client, discovery
+        self._watch = Watch(client)
         return ConfigureResponse()
 
     @property
@@ -156,12 +159,20 @@ class KubernetesProvider(Provider):
         return self._client
 
     @property
+    def watch(self) -> Watch:
+        if self._watch is None:
+            raise ProviderNotConfigured("the kubernetes provider is not configured")
+        return self._watch
+
+    @property
     def discovery(self) -> Discovery:
         if self._discovery is None:
             raise ProviderNotConfigured("the kubernetes provider is not configured")
         return self._discovery
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -558,18 +569,25 @@ class KubernetesProvider(Provider):
             with self._lock:
                 self._crd_groups.add((d.attributes.get("spec") or {}).get("group"))
             self.discovery.invalidate()
+        pending = None
         if self.wait:
-            try:
-                ready.wait_ready(self.client, info, result, timeout=self.timeout,
-                                 until=req.deadline, progress=progress)
-            except KubeError as exc:
-                raise self._fail(exc, "wait for", f"{info.kind} {_where(name, ns)}", d) from exc
+            def fail(exc: KubeError) -> BaseException:
+                return self._fail(exc, "wait for", f"{info.kind} {_where(name, ns)}", d)
+            if req.defer_wait:
+                pending = self.watch.ready(info, result, timeout=self.timeout, until=req.deadline,
+                                           progress=progress, fail=fail)
+            else:
+                try:
+                    ready.wait_ready(self.client, info, result, timeout=self.timeout,
+                                     until=req.deadline, progress=progress)
+                except KubeError as exc:
+                    raise fail(exc) from exc
         md = result.get("metadata") or {}
         state = ResourceState(
             addr=d.addr, attributes=d.attributes, observed=owned.observed(result, self.manager),
             sensitive=tuple(d.sensitive), depends_on=tuple(d.depends_on),
             private={"uid": md.get("uid"), "resourceVersion": md.get("resourceVersion")})
-        return ApplyResponse(state=state)
+        return ApplyResponse(state=state, pending=pending)
 
     # --- delete ----------------------------------------------------------------------------------
 
@@ -594,15 +612,24 @@ class KubernetesProvider(Provider):
             if exc.not_found:
                 return DeleteResponse()
             raise self._fail(exc, "delete", f"{info.kind} {_where(name, ns)}") from exc
-        if self.wait:
-            def progress(msg: str) -> None:
-                if req.progress is not None:
-                    req.progress(p.address, msg)
-            try:
-                ready.wait_gone(self.client, info, name, ns, timeout=self.timeout,
-                                until=req.deadline, progress=progress)
-            except KubeError as exc:
-                raise self._fail(exc, "wait for deletion of", f"{info.kind} {_where(name, ns)}") from exc
+        if not self.wait:
+            return DeleteResponse()
+
+        def progress(msg: str) -> None:
+            if req.progress is not None:
+                req.progress(p.address, msg)
+
+        def fail(exc: KubeError) -> BaseException:
+            return self._fail(exc, "wait for deletion of", f"{info.kind} {_where(name, ns)}")
+        if req.defer_wait:
+            return DeleteResponse(pending=self.watch.gone(
+                info, name, ns, p.attributes or p.observed, timeout=self.timeout,
+                until=req.deadline, progress=progress, fail=fail))
+        try:
+            ready.wait_gone(self.client, info, name, ns, timeout=self.timeout,
+                            until=req.deadline, progress=progress)
+        except KubeError as exc:
+            raise fail(exc) from exc
         return DeleteResponse()
 
     def _check_owner(self, info: KindInfo, name: str, ns: str | None,

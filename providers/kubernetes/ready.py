@@ -106,7 +106,7 @@ def check(obj: Mapping[str, Any]) -> tuple[bool, str]:
     return fn(obj) if fn else (True, "")
 
 
-def _give_up(start: float, timeout: float, until: float | None) -> tuple[float, bool]:
+def give_up(start: float, timeout: float, until: float | None) -> tuple[float, bool]:
     """When a wait of `timeout` seconds from `start` ends, and whether the whole apply's deadline
     (`until`, on the same clock) ends it first."""
     if until is not None and until < start + timeout:
@@ -130,7 +130,7 @@ def wait_ready(client: KubeClient, info: KindInfo, obj: Mapping[str, Any], *, ti
     md = obj.get("metadata") or {}
     name, ns = md.get("name"), md.get("namespace")
     start = clock()
-    deadline, cut = _give_up(start, timeout, until)
+    deadline, cut = give_up(start, timeout, until)
     delay = POLL_FIRST
     last_msg = None
     cur = obj
@@ -150,13 +150,21 @@ def wait_ready(client: KubeClient, info: KindInfo, obj: Mapping[str, Any], *, ti
         except KubeError as exc:
             if not exc.retryable:
                 raise
+    raise ready_timeout(client, info, cur, timeout, cut)
+
+
+def ready_timeout(client: KubeClient, info: KindInfo, cur: Mapping[str, Any], timeout: float,
+                  cut: bool) -> ProviderError:
+    """The error of a readiness wait that ended, `cur` as last seen: what it waited for and why
+    it is not ready (from its pods and their events)."""
     _, msg = check(cur)
     reason = explain(client, cur)
     summary = msg.removeprefix("waiting for ")
+    name = (cur.get("metadata") or {}).get("name")
     text = f"{_timed_out(timeout, cut)} waiting for {info.kind} {name}: {summary}"
     if reason:
         text += f"; {reason}"
-    raise ProviderError(text)
+    return ProviderError(text)
 
 
 # --- why is it not ready? -----------------------------------------------------------------------
@@ -279,7 +287,7 @@ def wait_gone(client: KubeClient, info: KindInfo, name: str, namespace: str | No
               clock: Callable[[], float] = time.monotonic) -> None:
     """Poll until the object is gone (404); ProviderError naming what holds it after `timeout`
     seconds, or at `until` (the whole apply's deadline) if that comes first."""
-    deadline, cut = _give_up(clock(), timeout, until)
+    deadline, cut = give_up(clock(), timeout, until)
     delay = POLL_FIRST
     last_msg = None
     obj: Mapping[str, Any] = {}
@@ -291,7 +299,7 @@ def wait_gone(client: KubeClient, info: KindInfo, name: str, namespace: str | No
                 return
             if not exc.retryable:
                 raise
-        msg = _deleting_message(obj)
+        msg = deleting_message(obj)
         if progress is not None and msg != last_msg:
             progress(msg + "...")
             last_msg = msg
@@ -299,11 +307,17 @@ def wait_gone(client: KubeClient, info: KindInfo, name: str, namespace: str | No
             break
         sleep(min(delay, max(0.0, deadline - clock())))
         delay = min(POLL_MAX, delay * 2)
-    raise ProviderError(f"{_timed_out(timeout, cut)} waiting for {info.kind} {name} to be deleted: "
-                        f"{_deleting_message(obj).removeprefix('waiting for ')}")
+    raise gone_timeout(info, name, obj, timeout, cut)
 
 
-def _deleting_message(obj: Mapping[str, Any]) -> str:
+def gone_timeout(info: KindInfo, name: str, obj: Mapping[str, Any], timeout: float,
+                 cut: bool) -> ProviderError:
+    """The error of a deletion wait that ended, `obj` as last seen: what still holds it."""
+    return ProviderError(f"{_timed_out(timeout, cut)} waiting for {info.kind} {name} to be deleted: "
+                         f"{deleting_message(obj).removeprefix('waiting for ')}")
+
+
+def deleting_message(obj: Mapping[str, Any]) -> str:
     finalizers = list((obj.get("metadata") or {}).get("finalizers") or ())
     if obj.get("kind") == "Namespace":
         finalizers += list((obj.get("spec") or {}).get("finalizers") or ())

@@ -83,7 +83,8 @@ class Measure:
 class Env:
     """A control plane (with an audit log) and a Postgres (with pg_stat_statements), started once."""
 
-    def __init__(self, root: Path, tenants: int, log: Callable[[str], None]):
+    def __init__(self, root: Path, tenants: int, log: Callable[[str], None], *,
+                 pod_ready_delay: float = 0.0):
         from tests.testenv.kube import ControlPlane
         from tests.testenv.postgres import PostgresServer
 
@@ -104,7 +105,7 @@ class Env:
         if cidr:
             args.append(f"--service-cluster-ip-range={cidr}")
         self.cp = ControlPlane(nodes=nodes, node_capacity=NODE_CAPACITY, install_crds=True,
-                               apiserver_args=args)
+                               apiserver_args=args, pod_ready_delay=pod_ready_delay)
         self.pg = PostgresServer()
         log(f"starting a control plane ({nodes} fake nodes) and Postgres")
         self.cp.start()
