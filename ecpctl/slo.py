@@ -68,12 +68,13 @@ def slo_rule_groups(tenant_id: str, availability_percent: Decimal, *,
     """The recording group and the alerting group; `alert_labels` are added to every alert."""
     windows = sorted({w for bw in WINDOWS for w in (bw.long, bw.short)} | {SLO_PERIOD},
                      key=_seconds)
+    labels = {"tenant_id": tenant_id}       # every recording rule's: one object
     record = [{
         "record": RATIO.format(w=w),
         # `or vector(0)`: no 5xx at all is a ratio of 0, not an absent series
         "expr": f"(sum(rate({ERRORS.format(t=tenant_id)}[{compress(w, compression)}])) "
                 f"or vector(0)) / sum(rate({TOTAL.format(t=tenant_id)}[{compress(w, compression)}]))",
-        "labels": {"tenant_id": tenant_id},
+        "labels": labels,
     } for w in windows]
     alerts = []
     for bw in WINDOWS:

@@ -204,6 +204,7 @@ def expand_backup(b: Builder, ctx: ExpandContext, lt, backup: Backup, k8s: dict[
             "metadata": meta(PVC_NAME, ns, base), "spec": claim}, depends_on=in_ns))
     pod_labels = labels(tid, **{"app.kubernetes.io/name": "db-backup",
                                 "app.kubernetes.io/component": "backup"})
+    pod_meta = {"labels": pod_labels}       # the job's and its pods': one object
     add_object(b, {
         "apiVersion": "batch/v1", "kind": "CronJob",
         "metadata": meta(CRONJOB_NAME, ns, base),
@@ -215,8 +216,8 @@ def expand_backup(b: Builder, ctx: ExpandContext, lt, backup: Backup, k8s: dict[
             "successfulJobsHistoryLimit": 3,
             "failedJobsHistoryLimit": 3,
             "jobTemplate": {
-                "metadata": {"labels": pod_labels},
+                "metadata": pod_meta,
                 "spec": {"backoffLimit": 2, "activeDeadlineSeconds": 6 * 3600,
-                         "template": {"metadata": {"labels": pod_labels},
+                         "template": {"metadata": pod_meta,
                                       "spec": pod_spec(tid, backup)}}},
         }}, depends_on=deps)

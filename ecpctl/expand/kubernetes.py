@@ -122,6 +122,10 @@ def expand_kubernetes(b: Builder, ctx: ExpandContext, lt, sizing, *, db: dict | 
         name = svc.service
         sel = {"app.kubernetes.io/name": name, TENANT_LABEL: tid}
         pod_labels = labels(tid, **{"app.kubernetes.io/name": name, "ecp.ai/service": name})
+        # the service's Deployment, Service, HPA and PDB have equal metadata, and the Deployment
+        # and PDB equal selectors: one object each (desired attributes are never mutated)
+        svc_meta = meta(name, ns, pod_labels)
+        selector = {"matchLabels": sel}
         requests = {"cpu": format_cpu(svc.cpu_request_m), "memory": format_memory(svc.memory_request_mi)}
         limits = {"cpu": format_cpu(svc.cpu_limit_m), "memory": format_memory(svc.memory_limit_mi)}
         pod_spec: dict[str, Any] = {
@@ -150,10 +154,10 @@ def expand_kubernetes(b: Builder, ctx: ExpandContext, lt, sizing, *, db: dict | 
                 pod_spec["nodeSelector"] = {GPU_PRODUCT_LABEL: product}
         deploy = {
             "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": meta(name, ns, pod_labels),
+            "metadata": svc_meta,
             "spec": {
                 "replicas": svc.replicas,
-                "selector": {"matchLabels": sel},
+                "selector": selector,
                 # surge only where the quota leaves room for one more pod (sizing decides)
                 "strategy": {"type": "RollingUpdate",
                              "rollingUpdate": {"maxUnavailable": svc.max_unavailable,
@@ -165,14 +169,14 @@ def expand_kubernetes(b: Builder, ctx: ExpandContext, lt, sizing, *, db: dict | 
         addrs[f"deployment.{name}"] = d_addr
         add_object(b, {
             "apiVersion": "v1", "kind": "Service",
-            "metadata": meta(name, ns, pod_labels),
+            "metadata": svc_meta,
             "spec": {"type": "ClusterIP", "selector": sel,
                      "ports": [{"name": "http", "port": 80, "targetPort": "http",
                                 "protocol": "TCP"}]}}, depends_on=in_ns)
         if spec.autoscaling.enabled:
             add_object(b, {
                 "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-                "metadata": meta(name, ns, pod_labels),
+                "metadata": svc_meta,
                 "spec": {
                     "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
                     "minReplicas": svc.replicas,
@@ -182,14 +186,14 @@ def expand_kubernetes(b: Builder, ctx: ExpandContext, lt, sizing, *, db: dict | 
                             "type": "Utilization",
                             "averageUtilization": spec.autoscaling.targetCPUUtilization}}}],
                 }}, depends_on=(d_addr,))
-        pdb_spec: dict[str, Any] = {"selector": {"matchLabels": sel}}
+        pdb_spec: dict[str, Any] = {"selector": selector}
         if svc.min_available:
             pdb_spec["minAvailable"] = svc.min_available
         else:
             pdb_spec["maxUnavailable"] = 1
         add_object(b, {
             "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-            "metadata": meta(name, ns, pod_labels), "spec": pdb_spec}, depends_on=in_ns)
+            "metadata": svc_meta, "spec": pdb_spec}, depends_on=in_ns)
 
     ingress_from = [{"podSelector": {}},
                     {"namespaceSelector": {"matchLabels": {
