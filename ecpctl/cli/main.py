@@ -6,8 +6,8 @@ one-line help), so `ecpctl --version` and `ecpctl --help` import nothing heavy.
 
 from __future__ import annotations
 
+import atexit
 import gc
-
 import importlib
 import os
 import sys
@@ -166,7 +166,41 @@ def cli(ctx: click.Context, state_url: str | None, workspace: str | None, data_d
 
 
 def main() -> None:
-    cli(prog_name="ecpctl")
+    """The console entry point (`ecpctl`, `python -m ecpctl`).
+
+    Once the command has ended, the process leaves without the interpreter's teardown: freeing,
+    module by module, every object the command built (a plan of a fleet holds hundreds of
+    thousands) took 0.15-0.4 s of a targeted plan among 500 tenants, after the output was already
+    written. What the teardown does that matters still happens: the exit handlers run (logging's
+    flush, the Kubernetes client's removal of the certificate files it wrote) and the output is
+    flushed. Connections and the state store were closed when the command's context closed."""
+    try:
+        cli(prog_name="ecpctl")
+        code = 0
+    except SystemExit as exc:
+        code = exit_code(exc.code)
+    leave(code)
+
+
+def exit_code(code: object) -> int:
+    """The status `sys.exit(code)` gives: None is 0, an int is itself, anything else is printed
+    and is 1."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def leave(code: int) -> None:
+    atexit._run_exitfuncs()         # CPython's own exit handlers, as a normal exit runs them
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):   # a closed pipe (`ecpctl plan | head`) has nothing to lose
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover
