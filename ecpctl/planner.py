@@ -55,7 +55,7 @@ def select_scope(desired: Mapping[str, Resource], prior: Mapping[str, ResourceSt
                  opts: PlanOptions) -> set[str]:
     """Addresses the plan covers after --target/--exclude (targets pull in what they need)."""
     if not opts.targets and not opts.excludes:
-        return set(desired) | set(prior)
+        return set(desired).union(prior)
     deps = {a: set(r.depends_on) for a, r in desired.items()}
     for a, s in prior.items():
         deps.setdefault(a, set()).update(s.depends_on)
@@ -201,6 +201,9 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
             changes[addr] = _change(d, Action.NOOP, before=None, after=None, prior=p, desired=d)
             continue
         to_plan.append(d)
+    # every address twice over (a map and a set), no longer needed: not held while the changes
+    # are made (at 5,000 tenants, 200,000 entries each)
+    del desired, desired_in_scope, scope, scoped_desired, scoped_prior
 
     def plan_one(d: Resource) -> tuple[ResourceChange, tuple[Diagnostic, ...]]:
         p = prior.get(d.address)
@@ -210,8 +213,9 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
 
     if to_plan:
         workers = max(1, min(opts.parallelism, len(to_plan)))
+        planned: Iterable[tuple[ResourceChange, tuple[Diagnostic, ...]]]
         if workers == 1 or not refreshed:
-            planned = [plan_one(d) for d in to_plan]
+            planned = map(plan_one, to_plan)   # one at a time: no list of every change twice over
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 planned = list(pool.map(plan_one, to_plan))
