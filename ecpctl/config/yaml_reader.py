@@ -40,6 +40,10 @@ _HEX = re.compile(r"0x[0-9a-fA-F]+")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _INF = re.compile(r"[-+]?\.(inf|Inf|INF)")
 _NAN = re.compile(r"\.(nan|NaN|NAN)")
+# The first characters a number can have; with those of null and the booleans, every plain scalar
+# the core schema makes other than a string (anything else is a string without a regex tried).
+_NUMBER_START = frozenset("0123456789+-.")
+_NOT_TEXT_START = _NUMBER_START | frozenset("~nNtTfF")
 _REFUSED_FEATURES = "spec files allow no anchors, aliases or merge keys; write the value out"
 
 
@@ -67,6 +71,8 @@ def _events(text: str) -> Iterator[Any]:
 
 def resolve(value: str) -> Any:
     """A plain scalar by the YAML 1.2 core schema."""
+    if value and value[0] not in _NOT_TEXT_START:
+        return value
     if _NULL.fullmatch(value):
         return None
     if value in _TRUE:
@@ -215,7 +221,8 @@ class _Reader:
         if _is_plain(ev):
             if is_key and text == "<<":
                 self.refuse("merge", ev.start_mark, path, f"YAML merge key '<<' refused: {_REFUSED_FEATURES}")
-            digits = sum(c.isdigit() for c in text[:MAX_NUMBER_DIGITS * 2])
+            digits = (sum(c.isdigit() for c in text[:MAX_NUMBER_DIGITS * 2])
+                      if text[:1] in _NUMBER_START else 0)
             if digits > MAX_NUMBER_DIGITS and (_INT.fullmatch(text) or _FLOAT.fullmatch(text)):
                 self.problem(ev.start_mark, path,
                              f"number with more than {MAX_NUMBER_DIGITS} digits")
