@@ -17,7 +17,7 @@ from ecpctl.plan import Action, ActionReason, Plan, ResourceChange
 from ecpctl.kernel import Resource, matches
 from ecpctl.kernel.retry import DEFAULT as RETRY
 from ecpctl import ownership
-from providers.protocol import (LiveObject, PlanRequest, ReadRequest, ResourceState,
+from providers.protocol import (LiveObject, PlanRequest, Provider, ReadRequest, ResourceState,
                                 ValidateRequest)
 from providers.registry import ProviderSet, provider_class
 
@@ -111,19 +111,30 @@ def _read_all(providers: ProviderSet, desired: Sequence[Resource], prior: Sequen
     return live, diags, requests
 
 
-def _static_replace(provider: str, rtype: str) -> tuple[str, ...]:
-    cls = provider_class(provider)
-    return cls.requires_replace(rtype) if cls is not None else ()
+class _Classes:
+    """Each provider's class, looked up once in a plan: the planner asks about every resource,
+    and a lookup reads the environment (ECPCTL_PROVIDER_OVERRIDES), 0.5 s of CPU in an offline plan
+    of 5,000 tenants."""
 
+    def __init__(self) -> None:
+        self._found: dict[str, type[Provider] | None] = {}
 
-def _rotates_in_place(provider: str, rtype: str) -> bool:
-    cls = provider_class(provider)
-    return cls is not None and cls.rotates_in_place(rtype)
+    def of(self, provider: str) -> type[Provider] | None:
+        if provider not in self._found:
+            self._found[provider] = provider_class(provider)
+        return self._found[provider]
 
+    def static_replace(self, provider: str, rtype: str) -> tuple[str, ...]:
+        cls = self.of(provider)
+        return cls.requires_replace(rtype) if cls is not None else ()
 
-def _marked(provider: str, rtype: str) -> bool:
-    cls = provider_class(provider)
-    return cls is not None and cls.marks(rtype)
+    def rotates_in_place(self, provider: str, rtype: str) -> bool:
+        cls = self.of(provider)
+        return cls is not None and cls.rotates_in_place(rtype)
+
+    def marked(self, provider: str, rtype: str) -> bool:
+        cls = self.of(provider)
+        return cls is not None and cls.marks(rtype)
 
 
 def _forced(paths: Iterable[str], replace_paths: Sequence[str]) -> tuple[str, ...]:
@@ -170,6 +181,7 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
 
     refreshed = opts.refresh and providers is not None
     owner = getattr(providers, "owner", None) if refreshed else None
+    classes = _Classes()
     changes: dict[str, ResourceChange] = {}
     to_plan: list[Resource] = []
 
@@ -197,7 +209,7 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
         config_changed = dict(d.attributes) != dict(p.attributes)
         drifted = refreshed and lv is not None and dict(lv.observed) != dict(p.observed)
         if not (config_changed or drifted or forced
-                or ownership.needs_mark(owner, p, lv, _marked(d.provider, d.type))):
+                or ownership.needs_mark(owner, p, lv, classes.marked(d.provider, d.type))):
             changes[addr] = _change(d, Action.NOOP, before=None, after=None, prior=p, desired=d)
             continue
         to_plan.append(d)
@@ -208,8 +220,9 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
     def plan_one(d: Resource) -> tuple[ResourceChange, tuple[Diagnostic, ...]]:
         p = prior.get(d.address)
         lv = live.get(d.address) if refreshed else None
-        return _plan_resource(d, p, lv, providers if refreshed else None, opts,
-                              mark=ownership.needs_mark(owner, p, lv, _marked(d.provider, d.type)))
+        return _plan_resource(d, p, lv, providers if refreshed else None, opts, classes,
+                              mark=ownership.needs_mark(owner, p, lv,
+                                                        classes.marked(d.provider, d.type)))
 
     if to_plan:
         workers = max(1, min(opts.parallelism, len(to_plan)))
@@ -224,7 +237,8 @@ def make_plan(desired_list: Sequence[Resource], prior_state: PriorState, *, work
             diags.extend(found)
 
     if owner is not None:
-        changes, refused = ownership.review(changes, live, owner, adopt=opts.adopt, marked=_marked)
+        changes, refused = ownership.review(changes, live, owner, adopt=opts.adopt,
+                                            marked=classes.marked)
         diags.extend(refused)
     ordered_changes = tuple(changes[a] for a in sorted(changes))
     return Plan(changes=ordered_changes, workspace=workspace, lineage=prior_state.lineage,
@@ -244,7 +258,8 @@ def _change(src, action: Action, *, before, after, why: ActionReason | None = No
 
 
 def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
-                   providers: ProviderSet | None, opts: PlanOptions, *, mark: bool = False
+                   providers: ProviderSet | None, opts: PlanOptions, classes: _Classes, *,
+                   mark: bool = False
                    ) -> tuple[ResourceChange, tuple[Diagnostic, ...]]:
     diags: tuple[Diagnostic, ...] = ()
     if providers is not None:
@@ -254,12 +269,12 @@ def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
         except ProviderError as exc:
             raise exc.located(d.address, "plan")  # noqa: B904 - located() chains the cause
         planned = dict(resp.planned)
-        replace_paths = tuple(resp.requires_replace) or _static_replace(d.provider, d.type)
+        replace_paths = tuple(resp.requires_replace) or classes.static_replace(d.provider, d.type)
         provider_before = resp.before
         diags = tuple(resp.diagnostics)
     else:
         planned = d.attributes   # never mutated (Resource): the plan shares it, as it shares `d`
-        replace_paths = _static_replace(d.provider, d.type)
+        replace_paths = classes.static_replace(d.provider, d.type)
         provider_before = None
 
     if p is None:
@@ -276,7 +291,7 @@ def _plan_resource(d: Resource, p: ResourceState | None, lv: LiveObject | None,
     config_changed = dict(d.attributes) != dict(p.attributes)
     drifted = lv is not None and dict(lv.observed) != dict(p.observed)
     if d.address in opts.replace:
-        if _rotates_in_place(d.provider, d.type):
+        if classes.rotates_in_place(d.provider, d.type):
             return _decided(diags, d, Action.UPDATE, before=before, after=planned, prior=p, desired=d,
                             why=ActionReason.UPDATE_ROTATE_BY_REQUEST)
         return _decided(diags, d, Action.REPLACE, before=before, after=planned, prior=p, desired=d,
