@@ -22,7 +22,7 @@ from ecpctl.kernel import Unreachable
 from ecpctl.kernel.durations import format_duration
 from ecpctl.kernel.retry import DEFAULT as RETRY
 from ecpctl.kernel.scrub import scrub
-from ecpctl.walk import Parked, walk
+from ecpctl.walk import Parked, WaitInterrupted, walk
 from ecpctl.kernel.pending import Pending
 from ecpctl.kernel import ResourceState
 from providers.protocol import ApplyRequest, DeleteRequest
@@ -52,6 +52,9 @@ class ApplyOutcome:
     interrupted: bool
     diagnostics: tuple[Diagnostic, ...] = ()
     timeout: float | None = None    # the whole apply's --timeout in seconds, when it passed
+    # (address, one line): written, its readiness or deletion wait ended by the interrupt; not
+    # recorded, and not failed either: the next apply finishes it
+    cut_short: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -210,7 +213,10 @@ def apply_plan(plan: Plan, providers: ProviderSet, store: StateWriter, *, lock=N
     )
     return ApplyOutcome(
         added=counts["added"], changed=counts["changed"], destroyed=counts["destroyed"],
-        failed=tuple((a, error_line(e)) for a, e in sorted(outcome.failed.items())),
+        failed=tuple((a, error_line(e)) for a, e in sorted(outcome.failed.items())
+                     if not isinstance(e, WaitInterrupted)),
+        cut_short=tuple((a, error_line(e)) for a, e in sorted(outcome.failed.items())
+                        if isinstance(e, WaitInterrupted)),
         skipped=tuple(sorted(outcome.skipped.items())),
         not_started=outcome.not_started, interrupted=outcome.interrupted,
         timeout=timeout if outcome.timed_out else None)

@@ -23,10 +23,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ecpctl.kernel import ProviderError
 from ecpctl.kernel.pending import Pending
 
 if TYPE_CHECKING:
     import networkx as nx
+
+
+class WaitInterrupted(ProviderError):
+    """A parked node's wait ended by a stop (Ctrl-C): not a failure of the resource."""
+
+
+WAIT_INTERRUPTED = WaitInterrupted("its wait was cut short: the change was sent and is not "
+                                   "recorded; the next apply finishes it")
 
 
 @dataclass(frozen=True)
@@ -61,8 +70,9 @@ def walk(graph: nx.DiGraph, work: Callable[[str], Parked | None], *, parallelism
 
     At most `parallelism` works and resumes run at once; parked nodes are not counted. Past
     `deadline` (a time.monotonic() value) nothing new starts and the walk ends once the running
-    and parked nodes do; what was left is `not_started`, with `timed_out` set. A stop (or an
-    interrupt) starts nothing new either, and also lets what is running or parked end.
+    and parked nodes do (the work itself ends its waits at the deadline); what was left is
+    `not_started`, with `timed_out` set. A stop (or an interrupt) starts nothing new, lets the
+    running works finish, and ends the parked nodes' waits at once (WAIT_INTERRUPTED).
     """
     stop = stop or threading.Event()
     waiting: dict[str, int] = dict(graph.in_degree())
@@ -178,6 +188,10 @@ def walk(graph: nx.DiGraph, work: Callable[[str], Parked | None], *, parallelism
             if stop.is_set():
                 interrupted = True
                 ready.clear()
+                # the waits end now: what they waited for was sent and is not recorded (resume
+                # gets the error), so the next apply finishes it; writes in flight still finish
+                for _, p in parked.values():
+                    p.pending.settle(WAIT_INTERRUPTED)
     finally:
         # in-flight work finishes (as a thread pool's shutdown would wait for it), nothing starts
         for _ in workers:

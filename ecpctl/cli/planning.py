@@ -389,7 +389,8 @@ def execute(obj: CliContext, plan, providers, lock: StateLock, *, parallelism: i
             outcome = run_apply(plan, providers, store, lock=lock.info, parallelism=parallelism,
                                 events=events, stop=stop, timeout=timeout)
         held, listed = store.tenants_held(ws)
-        failed_tenants = {address_tenant(a) for a, _ in outcome.failed}
+        # a tenant whose rollout the interrupt cut short is not running yet either
+        failed_tenants = {address_tenant(a) for a, _ in outcome.failed + outcome.cut_short}
         if outcome.timed_out:       # what the deadline left undone failed as much
             failed_tenants |= {address_tenant(a) for a in outcome.not_started}
         for tid in sorted(tenants_touched(plan)):

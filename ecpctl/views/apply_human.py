@@ -70,6 +70,8 @@ def render_outcome(outcome: ApplyOutcome, con: Console, *, destroy: bool = False
         for address in outcome.not_started:
             con.print(Text("Error: ", style="bold red"), end="")
             con.print(Text(f"{address}: {outcome.late_reason()}"))
+    for address, message in outcome.cut_short:
+        con.print(Text(f"Interrupted: {address}: {message}", style="yellow"))
     if outcome.interrupted:
         con.print(Text(f"Interrupted: {len(outcome.not_started)} resources were not started; "
                        "state was saved.", style="yellow"))
@@ -106,7 +108,8 @@ class ApplyHumanView(ProgressView):
         render_plan(plan, self.con, full=self.full)
 
     def interrupted(self) -> None:
-        click.echo("\nInterrupt received: letting running operations finish...", err=True)
+        click.echo("\nInterrupt received: letting running writes finish (readiness waits end "
+                   "now)...", err=True)
 
     def outcome(self, outcome: ApplyOutcome, *, destroy: bool) -> None:
         self.con.print()

@@ -133,9 +133,9 @@ class ApplyJsonView:
     # --- after the walk ----------------------------------------------------------------------
 
     def interrupted(self) -> None:
-        self.emit("diagnostic", "Warning: interrupt received: letting running operations finish",
-                  level="warn", diagnostic=diagnostic_json(Diagnostic.warning(
-                      "interrupt received: letting running operations finish")))
+        text = "interrupt received: letting running writes finish (readiness waits end now)"
+        self.emit("diagnostic", f"Warning: {text}", level="warn",
+                  diagnostic=diagnostic_json(Diagnostic.warning(text)))
 
     def outcome(self, outcome: ApplyOutcome, *, destroy: bool) -> None:
         diags = [Diagnostic.error(message, address=address) for address, message in outcome.failed]
@@ -144,6 +144,8 @@ class ApplyJsonView:
         if outcome.timed_out:
             diags += [Diagnostic.error(outcome.late_reason(), address=address)
                       for address in outcome.not_started]
+        diags += [Diagnostic.warning(message, address=address)
+                  for address, message in outcome.cut_short]
         if outcome.interrupted:
             diags.append(Diagnostic.warning(f"interrupted: {len(outcome.not_started)} resources "
                                             "were not started; state was saved"))

@@ -157,3 +157,47 @@ def test_deferred_waits_of_one_kind_poll_with_lists_and_settle_once_ready(slow_p
     finally:
         p.close()
         slow_pods.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+def test_ctrl_c_ends_the_waits_at_once_and_leaves_them_to_the_next_apply(slow_pods, tmp_path: Path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    k = KubeCli(tmp_path, slow_pods)
+    t = unique("wi")
+    k.tenant(t, {"chatbot": 10}, receivers=False)
+    deploy = addr(t, "apps/v1.Deployment", "chatbot")
+    env = {key: v for key, v in os.environ.items() if not key.startswith("ECPCTL_")}
+    env.update({"KUBECONFIG": str(k.kubeconfig), "NO_COLOR": "1", "COLUMNS": "200",
+                "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen([sys.executable, "-m", "ecpctl", "--data-dir", str(k.data_dir), "apply",
+                             str(k.spec), "--auto-approve"], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    seen: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith(f"{deploy}: waiting for"):
+            break
+    else:
+        raise AssertionError("".join(seen))
+    proc.send_signal(signal.SIGINT)
+    out = "".join(seen) + proc.stdout.read()
+    assert proc.wait(timeout=60) == 130, out
+    # it ended before the pods were ready: the wait ended at the interrupt, not at readiness
+    dep = k.get("deployment", "chatbot", ns(t))
+    assert dep["status"].get("availableReplicas", 0) < dep["spec"]["replicas"], out
+    assert f"Interrupted: {deploy}: its wait was cut short" in out
+    assert f"Error: {deploy}" not in out
+    assert "Traceback" not in out
+    assert deploy not in _state_addresses(k)
+
+    # the next apply takes the written Deployment over and waits for it
+    r = k.ok("apply", str(k.spec), "--auto-approve")
+    assert f"{deploy}: Creation complete" in r.output
+    dep = k.get("deployment", "chatbot", ns(t))
+    assert dep["status"].get("availableReplicas") == dep["spec"]["replicas"]
+    assert deploy in _state_addresses(k)
+    k.ok("destroy", str(k.spec), "--auto-approve", "--no-wait")

@@ -8,7 +8,7 @@ import threading
 
 from ecpctl.graph import build_graph
 from ecpctl.kernel.pending import Pending
-from ecpctl.walk import Parked, walk
+from ecpctl.walk import WAIT_INTERRUPTED, Parked, walk
 
 
 def test_a_parked_node_frees_its_slot_and_its_dependents_wait_for_it():
@@ -57,23 +57,29 @@ def test_a_wait_that_settles_with_an_error_fails_the_node_and_skips_its_dependen
     assert "c" in result.done and "b.after-a" not in result.done
 
 
-def test_a_stop_starts_nothing_new_but_parked_nodes_are_waited_for_and_recorded():
+def test_a_stop_lets_writes_finish_and_ends_the_waits_unrecorded():
     g = build_graph({"a": [], "b": [], "z.later": ["b"]})
     stop = threading.Event()
     pending = Pending()
-    recorded: list[str] = []
+    resumed: list[BaseException | None] = []
+
+    def resume(err):
+        resumed.append(err)
+        if err is not None:
+            raise err
 
     def work(node: str):
         if node == "a":
-            return Parked(pending, lambda err: recorded.append("a"))
-        stop.set()                                     # Ctrl-C while b is written
-        threading.Timer(0.3, pending.settle).start()   # a becomes ready after the stop
+            return Parked(pending, resume)     # written; its rollout is still going on
+        stop.set()                             # Ctrl-C while b is written: b still finishes
         return None
 
     result = walk(g, work, parallelism=1, stop=stop)
     assert result.interrupted
-    assert recorded == ["a"]
-    assert set(result.done) == {"a", "b"} and result.not_started == ("z.later",)
+    assert "b" in result.done and result.not_started == ("z.later",)
+    # a's wait ended at the stop, not at its readiness: a is failed, not recorded
+    assert resumed == [WAIT_INTERRUPTED] and result.failed == {"a": WAIT_INTERRUPTED}
+    assert "the next apply finishes it" in str(WAIT_INTERRUPTED)
 
 
 def test_parked_nodes_are_not_counted_against_parallelism():
@@ -113,7 +119,10 @@ def test_on_end_counts_a_parked_node_from_its_start_to_its_resume():
     g = build_graph({"a": []})
     pending = Pending()
     ended: list[tuple[str, float]] = []
-    threading.Timer(0.2, pending.settle).start()
-    walk(g, lambda n: Parked(pending, lambda err: None), parallelism=1,
-         on_end=lambda n, e, s: ended.append((n, s)))
+
+    def work(node: str):
+        threading.Timer(0.2, pending.settle).start()    # ready 0.2 s after it was written
+        return Parked(pending, lambda err: None)
+
+    walk(g, work, parallelism=1, on_end=lambda n, e, s: ended.append((n, s)))
     assert ended[0][0] == "a" and ended[0][1] >= 0.2
