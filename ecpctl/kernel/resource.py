@@ -43,7 +43,10 @@ class Identified:
 
 @dataclass(frozen=True, slots=True)
 class Resource(Identified):
-    """A desired object. `attributes` is JSON-able data and is never mutated after expansion.
+    """A desired object. `attributes` is JSON-able data and is never mutated after expansion:
+    equal parts of different resources' attributes, across tenants too, are one object
+    (ecpctl/expand/sharing.py), so a change made in place would show in every resource holding it.
+    Copy before changing (as `providers.kubernetes.marks.stamp` does).
 
     `sensitive` lists attribute paths (`a.b[0].c`) whose values must never be shown.
     `depends_on` lists addresses that must be applied before this one.
