@@ -117,3 +117,22 @@ def test_resources_without_meta_share_one_that_cannot_change(tmp_path):
     with pytest.raises(TypeError):
         resources[0].meta["note"] = "x"     # type: ignore[index]
     assert "note" not in resources[1].meta
+
+
+def test_applying_tenants_of_one_shape_then_changing_one_leaves_the_other(ecpctl, spec_dir):
+    """Apply stamps owner marks and records state from the desired attributes: had it changed a
+    shared part in place, the twin tenant would plan changes, or change with its twin."""
+    acme = spec_dir / "acme.yaml"
+    (spec_dir / "bolt.yaml").write_text(acme.read_text().replace("name: acme", "name: bolt"))
+    r = ecpctl("apply", str(spec_dir), "--auto-approve")
+    assert r.exit_code == 0, r.output
+    r = ecpctl("plan", str(spec_dir), "--detailed-exitcode")
+    assert r.exit_code == 0, r.output
+    assert "No changes." in r.output
+
+    acme.write_text(acme.read_text().replace("chatbot: 20", "chatbot: 45"))
+    r = ecpctl("plan", str(spec_dir), "--json")
+    assert r.exit_code == 0, r.output
+    changed = {c["address"] for c in json.loads(r.output)["resource_changes"]
+               if c["actions"] != ["no-op"]}
+    assert changed and all(a.startswith("tenant.acme.") for a in changed), changed
