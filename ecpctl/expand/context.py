@@ -12,6 +12,7 @@ from types import MappingProxyType
 from ecpctl.kernel import Address, Diagnostic, Resource, get_path, make_address
 from ecpctl.kernel.ownership import MANAGED_BY, TENANT_LABEL  # noqa: F401 - for ecpctl.expand.*
 from ecpctl.kernel.scrub import remember
+from ecpctl.expand.dashboard_text import DashboardTexts
 from ecpctl.expand.sharing import Shared
 
 
@@ -52,6 +53,9 @@ class ExpandContext:
     workspace: str = "default"
     # the parts of attributes that tenants have in common, one copy of each (ecpctl/expand/sharing.py)
     shared: Shared = field(default_factory=Shared, repr=False, compare=False)
+    # the dashboards' text, one template per shape of tenant (ecpctl/expand/dashboard_text.py)
+    dashboard_texts: DashboardTexts = field(default_factory=DashboardTexts, repr=False,
+                                            compare=False)
 
     @property
     def namespace_prefix(self) -> str:

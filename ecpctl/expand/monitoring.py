@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ecpctl.jsontext import dumps_indented
-from ecpctl.dashboards import DEFAULT_WORKSPACE, folder_uid, overview_dashboard, slo_dashboard
+from ecpctl.dashboards import DEFAULT_WORKSPACE, folder_uid
+from ecpctl.expand.dashboard_text import Shape, boards as dashboard_boards
 from ecpctl.expand.context import TENANT_LABEL, Builder, ExpandContext
 from ecpctl.expand.kubernetes import PROVIDER, add_object, b64, ktype, labels, meta
 from ecpctl.expand.service_rules import RECORDED, known_metric, service_alerts_group, usage_group
@@ -106,15 +106,11 @@ def expand_monitoring(b: Builder, ctx: ExpandContext, lt, sizing, k8s: dict[str,
         _service_monitor(b, tid, ns, in_ns, rule_labels)
     if t.spec.monitoring.dashboards:
         title = t.metadata.displayName or tid
-        boards = {
-            "overview": overview_dashboard(tid, title, [s.service for s in sizing.services],
-                                           t.spec.sla.responseTime,
-                                           gpu_services=[s.service for s in sizing.services
-                                                         if s.gpus_per_replica],
-                                           workspace=ctx.workspace, namespace=ns),
-            "slo": slo_dashboard(tid, title, t.spec.sla.availability, workspace=ctx.workspace),
-        }
-        _dashboards(b, ctx, tid, title, ns, in_ns, boards)
+        shape = Shape(workspace=ctx.workspace, services=tuple(s.service for s in sizing.services),
+                      sla_ms=t.spec.sla.responseTime,
+                      gpu_services=tuple(s.service for s in sizing.services if s.gpus_per_replica),
+                      availability=t.spec.sla.availability)
+        _dashboards(b, ctx, tid, title, ns, in_ns, shape)
     _alerting(b, ctx, lt, ns, in_ns)
 
 
@@ -145,20 +141,21 @@ def folder_title(ctx: ExpandContext, title: str) -> str:
     return f"{prefix} / {title}{tail}"
 
 
-def _dashboards(b: Builder, ctx, tid, title, ns, in_ns, boards: dict[str, dict]) -> None:
+def _dashboards(b: Builder, ctx, tid, title, ns, in_ns, shape: Shape) -> None:
     ftitle = folder_title(ctx, title)
     if ctx.project.spec.monitoring.dashboardsMode == "configmap":
-        for key, board in boards.items():
+        # the text alone is kept: made from the template of the tenant's shape
+        for key, text in ctx.dashboard_texts.texts(tid, title, ns, shape).items():
             add_object(b, {
                 "apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": meta(f"ecp-ai-dashboard-{key}", ns,
                                  {**labels(tid), "grafana_dashboard": "1"},
                                  {"grafana_folder": ftitle}),
-                "data": {f"{tid}-{key}.json": dumps_indented(board)}}, depends_on=in_ns)
+                "data": {f"{tid}-{key}.json": text}}, depends_on=in_ns)
         return
     fuid = folder_uid(tid, ctx.workspace)
     folder = b.add("grafana", "folder", fuid, {"uid": fuid, "title": ftitle})
-    for board in boards.values():
+    for board in dashboard_boards(tid, title, ns, shape).values():
         b.add("grafana", "dashboard", board["uid"], {
             "uid": board["uid"], "folder_uid": fuid, "dashboard": board},
             depends_on=(folder,))
