@@ -13,6 +13,10 @@
     python -m tests.bench --profile DIR          also write a py-spy profile of each live ecpctl run
     python -m tests.bench.examples               the no-op plan of the 4 example tenants on a sandbox
                                                 (also part of every run but --ci and --no-examples)
+    python -m tests.bench.waits --before DIR     applies and destroys that wait for readiness, on
+                                                pods that take --ready-delay seconds to be ready,
+                                                against the code checked out at DIR
+    python -m tests.bench.fleet --tenants 2000   the fleet beyond the table's sizes
 """
 
 from __future__ import annotations
