@@ -7,8 +7,9 @@ writes queued; once its `Pending` settles, `resume` runs on a worker (recording 
 node is done, or failed, only then: its dependents still start after it is ready.
 
 Failure rules live here: everything downstream of a failure is skipped (and its error is not
-repeated); other branches finish. An interrupt stops new work and lets in-flight work finish; so
-does a deadline that passes (the work itself is told the deadline, and ends its waits there).
+repeated); other branches finish. An interrupt stops new work, lets the writes in flight finish
+and ends the parked nodes' waits; a deadline that passes stops new work too (the work itself is
+told the deadline, and ends its waits there).
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ def walk(graph: nx.DiGraph, work: Callable[[str], Parked | None], *, parallelism
             on_end(node, err, ended - started)
         if err is not None:
             failed[node] = err
-            skip_downstream(node)
+            if not isinstance(err, WaitInterrupted):    # its dependents are just not started
+                skip_downstream(node)
             return
         done.append(node)
         for succ in graph.successors(node):
