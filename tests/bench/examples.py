@@ -2,7 +2,10 @@
 (its kube-apiserver and kwok nodes, Postgres, Prometheus and Alertmanager in file mode, dashboards
 as ConfigMaps), applied once, then planned `--runs` times; the median run is the figure.
 
-    python -m tests.bench.examples [--runs 5] [--json F]
+    python -m tests.bench.examples [--runs 5] [--json F] [--before DIR]
+
+With `--before DIR` (a checkout of an earlier commit) each run is also made with that code, the two
+alternating on the same sandbox and state, and the row gets its figures as `before_*`.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ def _sandbox_env(path: Path) -> dict[str, str]:
     return out
 
 
-def measure(root: Path, runs: int = 5) -> dict:
+def measure(root: Path, runs: int = 5, before: Path | None = None) -> dict:
     base = {**os.environ, "ECPCTL_SANDBOX_DIR": str(root / "sandbox"),
             "PYTHONPATH": str(ROOT), **WEBHOOK}
     ecpctl = [sys.executable, "-m", "ecpctl"]
@@ -56,33 +59,45 @@ def measure(root: Path, runs: int = 5) -> dict:
                 shutil.copy(f, specs / f.name)
         data = ["--data-dir", str(root / "data")]
         run(*data, "apply", str(specs), "--auto-approve", "--no-wait", env=env)
-        figures = []
+        # `-P`: the working directory (this checkout) stays off the module path, so the earlier
+        # code is the one PYTHONPATH names
+        codes = {"": (ecpctl, env)}
+        if before is not None:
+            codes["before_"] = ([sys.executable, "-P", "-m", "ecpctl"],
+                                {**env, "PYTHONPATH": str(before)})
+        figures: dict[str, list[tuple[float, float, float]]] = {k: [] for k in codes}
         for i in range(runs):
-            out = root / f"plan{i}.out"
-            code, wall, cpu, rss = run_measured(
-                [*ecpctl, *data, "plan", str(specs), "--detailed-exitcode"], env, out)
-            if code != 0:
-                raise RuntimeError(f"{SCENARIO}: exit {code}: {out.read_text()[-2000:]}")
-            figures.append((wall, cpu, rss))
+            for key, (cmd, cmd_env) in codes.items():
+                out = root / f"plan{key}{i}.out"
+                code, wall, cpu, rss = run_measured(
+                    [*cmd, *data, "plan", str(specs), "--detailed-exitcode"], cmd_env, out)
+                if code != 0:
+                    raise RuntimeError(f"{SCENARIO}: exit {code}: {out.read_text()[-2000:]}")
+                figures[key].append((wall, cpu, rss))
         doc = json.loads(subprocess.run([*ecpctl, *data, "plan", str(specs), "--json"], cwd=ROOT,
                                         env=env, capture_output=True, text=True).stdout)
     finally:
         subprocess.run([*ecpctl, "sandbox", "down"], cwd=ROOT, env=base, capture_output=True)
-    wall, cpu, rss = (statistics.median(x[i] for x in figures) for i in range(3))
-    return {"scenario": SCENARIO, "tenants": 4, "resources": len(doc["resource_changes"]),
-            "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "peak_rss_mib": round(rss, 1),
-            "runs": runs, "changes": sum(1 for c in doc["resource_changes"]
-                                         if c["actions"] != ["no-op"]),
-            "plan_requests": doc.get("requests", {})}
+    row: dict = {"scenario": SCENARIO, "tenants": 4, "resources": len(doc["resource_changes"])}
+    for key, rows in figures.items():
+        wall, cpu, rss = (statistics.median(x[i] for x in rows) for i in range(3))
+        row.update({f"{key}wall_s": round(wall, 2), f"{key}cpu_s": round(cpu, 2),
+                    f"{key}peak_rss_mib": round(rss, 1)})
+    row.update({"runs": runs, "changes": sum(1 for c in doc["resource_changes"]
+                                             if c["actions"] != ["no-op"]),
+                "plan_requests": doc.get("requests", {})})
+    return row
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tests.bench.examples")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--json", dest="json_out", default=None)
+    ap.add_argument("--before", type=Path, default=None,
+                    help="a checkout of an earlier commit, measured alternately with this one")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ecpctl-examples-") as tmp:
-        row = measure(Path(tmp), args.runs)
+        row = measure(Path(tmp), args.runs, args.before)
     print(json.dumps(row))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(row, indent=2) + "\n")
