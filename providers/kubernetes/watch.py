@@ -61,6 +61,11 @@ class _Entry:
         return self.namespace, self.name
 
 
+def _generation(obj: Mapping[str, Any]) -> int:
+    g = (obj.get("metadata") or {}).get("generation")
+    return g if isinstance(g, int) else 0
+
+
 def listable_tenant(obj: Mapping[str, Any]) -> str | None:
     """The tenant to narrow a LIST to for this object: it needs both the tenant label and the
     `managed-by` label the LIST selects on."""
@@ -237,7 +242,8 @@ class Watch:
             e.obj = obj or {}
             msg = readiness.deleting_message(e.obj)
         else:
-            e.obj = obj or e.obj
+            if obj is not None and _generation(obj) >= _generation(e.obj):
+                e.obj = obj             # (never one older than the write: its status is the old spec's)
             ok, msg = readiness.check(e.obj)
             if ok:
                 e.pending.settle()
