@@ -32,7 +32,7 @@ from ecpctl.kernel.pending import Pending
 from providers.kubernetes import ready as readiness
 from providers.kubernetes.client import KubeClient, KubeError
 from providers.kubernetes.kinds import MANAGED_BY_SELECTOR, KindInfo
-from providers.kubernetes.read import SCOPE_MAX_TENANTS, list_objects, with_tenants
+from providers.kubernetes.read import SCOPE_MAX_TENANTS, index, list_objects, with_tenants
 
 ROUND_MIN = 0.5             # seconds between two rounds, at least
 Fail = Callable[[KubeError], BaseException]
@@ -215,9 +215,7 @@ class Watch:
                 if not exc.retryable:
                     self._no_list.add(info)     # e.g. not allowed cluster-wide: GETs from now on
                 return None
-            for o in objects:
-                md = o.get("metadata") or {}
-                out[(md.get("namespace"), str(md.get("name")))] = o
+            out.update(index(objects))
         return out
 
     def _get(self, e: _Entry) -> tuple[Mapping[str, Any] | None, bool]:

@@ -11,6 +11,15 @@ from ecpctl.kernel.pending import Pending
 from ecpctl.walk import WAIT_INTERRUPTED, Parked, walk
 
 
+def recording_resume(resumed: list[BaseException | None]):
+    """A resume that notes what it was given and raises it, as the applier's does."""
+    def resume(err: BaseException | None) -> None:
+        resumed.append(err)
+        if err is not None:
+            raise err
+    return resume
+
+
 def test_a_parked_node_frees_its_slot_and_its_dependents_wait_for_it():
     # a.rollout is written, then waits; with one slot, b and c still run while it waits
     g = build_graph({"a.rollout": [], "b": [], "c": [], "d.after-a": ["a.rollout"]})
@@ -37,11 +46,7 @@ def test_a_wait_that_settles_with_an_error_fails_the_node_and_skips_its_dependen
     g = build_graph({"a": [], "b.after-a": ["a"], "c": []})
     pending = Pending()
     resumed: list[BaseException | None] = []
-
-    def resume(err):
-        resumed.append(err)
-        if err is not None:
-            raise err
+    resume = recording_resume(resumed)
 
     def work(node: str):
         if node == "a":
@@ -62,11 +67,7 @@ def test_a_stop_lets_writes_finish_and_ends_the_waits_unrecorded():
     stop = threading.Event()
     pending = Pending()
     resumed: list[BaseException | None] = []
-
-    def resume(err):
-        resumed.append(err)
-        if err is not None:
-            raise err
+    resume = recording_resume(resumed)
 
     def work(node: str):
         if node == "a":
